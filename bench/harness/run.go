@@ -1,0 +1,207 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config selects what a run measures. The zero Config is completed by
+// defaults (see each field).
+type Config struct {
+	// Suites lists the suites to run: "throughput", "latency", "memory",
+	// "cpu". Empty means all.
+	Suites []string
+	// Cases, when not empty, keeps only cases whose name contains one of
+	// these substrings (baselines of kept cases are always kept).
+	Cases []string
+	// Sizes are the throughput payload sizes in bytes. Default: 1 KiB,
+	// 16 KiB, 64 KiB, 256 KiB, 1 MiB, 16 MiB.
+	Sizes []int
+	// Reps is how often each measurement repeats. Default 5.
+	Reps int
+	// Bytes is how much one throughput measurement moves at least (it moves at
+	// least four payloads). Default 64 MiB.
+	Bytes int64
+	// RoundTrips is the number of round trips in one latency measurement.
+	// Default 2000.
+	RoundTrips int
+	// MemoryBytes is how much the memory suite moves. Default 1 GiB.
+	MemoryBytes int64
+	// CaseTimeout bounds the set-up and all repetitions of one case at one
+	// size. Default 2 minutes.
+	CaseTimeout time.Duration
+	// Progress, when set, receives a line per finished measurement.
+	Progress io.Writer
+}
+
+// Quick returns the configuration of the -quick mode: every suite at small
+// sizes with few repetitions, finishing in well under a minute.
+func Quick() Config {
+	return Config{
+		Sizes:       []int{1 << 10, 64 << 10, 1 << 20},
+		Reps:        3,
+		Bytes:       8 << 20,
+		RoundTrips:  300,
+		MemoryBytes: 64 << 20,
+		CaseTimeout: 20 * time.Second,
+	}
+}
+
+// AllSuites lists the suites in the order they run.
+var AllSuites = []string{"throughput", "latency", "memory", "cpu"}
+
+func (c Config) withDefaults() Config {
+	if len(c.Suites) == 0 {
+		c.Suites = AllSuites
+	}
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 16 << 20}
+	}
+	if c.Reps <= 0 {
+		c.Reps = 5
+	}
+	if c.Bytes <= 0 {
+		c.Bytes = 64 << 20
+	}
+	if c.RoundTrips <= 0 {
+		c.RoundTrips = 2000
+	}
+	if c.MemoryBytes <= 0 {
+		c.MemoryBytes = 1 << 30
+	}
+	if c.CaseTimeout <= 0 {
+		c.CaseTimeout = 2 * time.Minute
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+// Result is one measured figure.
+type Result struct {
+	Suite string `json:"suite"`
+	Case  string `json:"case"`
+	// Param is the condition of the measurement, such as the payload size.
+	Param string `json:"param,omitempty"`
+	// Size is the payload size in bytes for throughput results.
+	Size   int    `json:"size,omitempty"`
+	Metric string `json:"metric"`
+	Unit   string `json:"unit"`
+	Stat   Stat   `json:"stat"`
+	// Baseline names the case measured in the same run that Ratio compares
+	// against; Ratio is this median over the baseline's median.
+	Baseline string  `json:"baseline,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	// Err is set when the measurement failed; Stat is then empty.
+	Err string `json:"error,omitempty"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Machine    Machine           `json:"machine"`
+	Conditions map[string]string `json:"conditions"`
+	Config     Config            `json:"-"`
+	Started    time.Time         `json:"started"`
+	Elapsed    time.Duration     `json:"elapsed_ns"`
+	Results    []Result          `json:"results"`
+}
+
+// Run measures what cfg selects. It stops early, returning what it has, when
+// ctx is done.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	rep := &Report{
+		Machine:    readMachine(),
+		Conditions: conditions(),
+		Config:     cfg,
+		Started:    time.Now(),
+	}
+	for _, s := range cfg.Suites {
+		var err error
+		switch s {
+		case "throughput":
+			err = runThroughput(ctx, cfg, rep)
+		case "latency":
+			err = runLatency(ctx, cfg, rep)
+		case "memory":
+			err = runMemory(ctx, cfg, rep)
+		case "cpu":
+			err = runCPU(ctx, cfg, rep)
+		default:
+			err = fmt.Errorf("bench: unknown suite %q (have %s)", s, strings.Join(AllSuites, ", "))
+		}
+		if err != nil {
+			rep.Elapsed = time.Since(rep.Started)
+			return rep, err
+		}
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
+
+// selected reports whether a case with this name and baseline is kept by
+// cfg.Cases; a case is also kept when it is the baseline of a kept case.
+func selected(cfg Config, name string, baselineOf []string) bool {
+	if len(cfg.Cases) == 0 {
+		return true
+	}
+	match := func(n string) bool {
+		return slices.ContainsFunc(cfg.Cases, func(s string) bool { return strings.Contains(n, s) })
+	}
+	return match(name) || slices.ContainsFunc(baselineOf, match)
+}
+
+// dependents returns the names of cases whose baseline is name.
+func dependents[C any](cases []C, name string, base func(C) (string, string)) []string {
+	var out []string
+	for _, c := range cases {
+		if n, b := base(c); b == name {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// setRatios fills Ratio for results whose baseline was measured with the
+// same suite, metric and param.
+func setRatios(results []Result) {
+	for i := range results {
+		r := &results[i]
+		if r.Baseline == "" || r.Err != "" {
+			continue
+		}
+		for _, b := range results {
+			if b.Case == r.Baseline && b.Suite == r.Suite && b.Metric == r.Metric && b.Param == r.Param && b.Err == "" && b.Stat.Median != 0 {
+				r.Ratio = r.Stat.Median / b.Stat.Median
+			}
+		}
+	}
+}
+
+// errResult records a failed measurement.
+func errResult(r Result, err error) Result {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out: %w", err)
+	}
+	r.Err = err.Error()
+	return r
+}
+
+// sizeName renders a byte count as 1KiB, 64KiB, 16MiB.
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
