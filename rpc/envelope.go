@@ -1,0 +1,301 @@
+package rpc
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Kind classifies one decoded JSON-RPC object.
+type Kind uint8
+
+// The kinds of Message.
+const (
+	// KindInvalid is an object that is neither a valid request nor a valid
+	// response; Message.Invalid says why and Message.ID holds the id when
+	// one could be read.
+	KindInvalid Kind = iota
+	// KindRequest is a call (ID present) or a notification (ID nil; in the
+	// 1.0 form also an id of null).
+	KindRequest
+	// KindResponse carries Result or Error for ID.
+	KindResponse
+)
+
+// DefaultMaxBatch is the largest batch ParseEnvelope accepts unless told
+// otherwise.
+const DefaultMaxBatch = 1000
+
+// Message is one JSON-RPC 2.0 (or 1.0) object as found on the wire. Raw
+// members keep their exact bytes, so an id is echoed exactly as received.
+type Message struct {
+	// Kind says what the object is.
+	Kind Kind
+	// V1 is true for the JSON-RPC 1.0 form (no "jsonrpc" member).
+	V1 bool
+	// ID is the raw id (a string, a number or null); nil when absent.
+	ID jsontext.Value
+	// Method is the method name of a request.
+	Method string
+	// Params is the raw params (array or object) of a request; nil when
+	// absent.
+	Params jsontext.Value
+	// Result is the raw result of a successful response.
+	Result jsontext.Value
+	// Error is the error of a failed response.
+	Error *Error
+	// Invalid tells why a KindInvalid object was rejected; it is the error
+	// object to answer with.
+	Invalid *Error
+}
+
+// IsNotification reports whether m is a request that expects no response.
+func (m *Message) IsNotification() bool {
+	if m.Kind != KindRequest {
+		return false
+	}
+	if m.V1 {
+		return m.ID == nil || isNull(m.ID)
+	}
+	return m.ID == nil
+}
+
+// Envelope is one parsed transport message: a single object or a batch.
+type Envelope struct {
+	// Batch is true when the message was a JSON array.
+	Batch bool
+	// Msgs holds the objects in order (one unless Batch).
+	Msgs []Message
+}
+
+// wireMsg is the decoding shape of one object. jsontext.Value fields keep
+// the raw bytes and tell an absent member (nil) from null ("null").
+type wireMsg struct {
+	JSONRPC jsontext.Value `json:"jsonrpc"`
+	ID      jsontext.Value `json:"id"`
+	Method  jsontext.Value `json:"method"`
+	Params  jsontext.Value `json:"params"`
+	Result  jsontext.Value `json:"result"`
+	Error   jsontext.Value `json:"error"`
+}
+
+// ParseEnvelope decodes one transport message. It fails only when the whole
+// message is unusable: invalid JSON (an *Error with CodeParseError), an empty
+// batch or a batch over maxBatch elements (CodeInvalidRequest); maxBatch <= 0
+// means DefaultMaxBatch. Objects that are not valid requests or responses
+// come back as KindInvalid messages so that a batch can answer each one.
+//
+// The returned messages do not alias b.
+func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatch
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return Envelope{}, ErrParse
+	}
+	switch b[0] {
+	case '{':
+		var w wireMsg
+		if err := json.Unmarshal(b, &w); err != nil {
+			return Envelope{}, ErrParse
+		}
+		return Envelope{Msgs: []Message{w.message()}}, nil
+	case '[':
+		var elems []jsontext.Value
+		if err := json.Unmarshal(b, &elems); err != nil {
+			return Envelope{}, ErrParse
+		}
+		if len(elems) == 0 {
+			return Envelope{}, ErrInvalidRequest
+		}
+		if len(elems) > maxBatch {
+			return Envelope{}, ErrInvalidRequest.withMessage("Invalid Request: batch of " +
+				strconv.Itoa(len(elems)) + " exceeds " + strconv.Itoa(maxBatch))
+		}
+		env := Envelope{Batch: true, Msgs: make([]Message, len(elems))}
+		for i, e := range elems {
+			env.Msgs[i] = parseElem(e)
+		}
+		return env, nil
+	default:
+		if !jsontext.Value(b).IsValid() {
+			return Envelope{}, ErrParse
+		}
+		return Envelope{Msgs: []Message{{Kind: KindInvalid, Invalid: ErrInvalidRequest}}}, nil
+	}
+}
+
+// parseElem decodes one batch element (already known to be valid JSON).
+func parseElem(e jsontext.Value) Message {
+	if e.Kind() != '{' {
+		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest}
+	}
+	var w wireMsg
+	if err := json.Unmarshal(e, &w); err != nil {
+		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest}
+	}
+	return w.message()
+}
+
+func isNull(v jsontext.Value) bool { return len(v) == 4 && string(v) == "null" }
+
+// validID reports whether v is a string, a number or null.
+func validID(v jsontext.Value) bool {
+	switch v.Kind() {
+	case '"', '0', 'n':
+		return true
+	}
+	return false
+}
+
+// message validates w and classifies it.
+func (w *wireMsg) message() Message {
+	m := Message{V1: w.JSONRPC == nil}
+	if !m.V1 && string(w.JSONRPC) != `"2.0"` {
+		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest, ID: idIfValid(w.ID)}
+	}
+	if w.ID != nil {
+		if !validID(w.ID) {
+			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest}
+		}
+		m.ID = w.ID
+	}
+	switch {
+	case w.Method != nil:
+		if w.Method.Kind() != '"' || w.Result != nil || w.Error != nil {
+			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+		}
+		var name string
+		if err := json.Unmarshal(w.Method, &name); err != nil {
+			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+		}
+		if w.Params != nil {
+			k := w.Params.Kind()
+			if k != '[' && k != '{' && !(m.V1 && k == 'n') {
+				return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+			}
+			if k != 'n' {
+				m.Params = w.Params
+			}
+		}
+		m.Kind = KindRequest
+		m.Method = name
+		return m
+	case w.Result != nil || w.Error != nil:
+		if m.ID == nil {
+			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest}
+		}
+		if w.Error != nil && !isNull(w.Error) {
+			if w.Result != nil && !(m.V1 && isNull(w.Result)) {
+				return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+			}
+			var e Error
+			if err := json.Unmarshal(w.Error, &e); err != nil {
+				e = Error{Code: CodeInternalError, Message: "malformed error object", Data: w.Error}
+			}
+			m.Error = &e
+		} else {
+			if w.Result == nil {
+				return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+			}
+			m.Result = w.Result
+		}
+		m.Kind = KindResponse
+		return m
+	}
+	return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+}
+
+func idIfValid(v jsontext.Value) jsontext.Value {
+	if v != nil && validID(v) {
+		return v
+	}
+	return nil
+}
+
+// AppendRequest appends a request object to dst: a call when id is non-nil,
+// a notification when id is nil. params must be a JSON array or object, or
+// nil to omit the member. The method name is quoted here.
+func AppendRequest(dst []byte, id jsontext.Value, method string, params jsontext.Value) []byte {
+	dst = append(dst, `{"jsonrpc":"2.0","method":`...)
+	dst = appendString(dst, method)
+	if params != nil {
+		dst = append(dst, `,"params":`...)
+		dst = append(dst, params...)
+	}
+	if id != nil {
+		dst = append(dst, `,"id":`...)
+		dst = append(dst, id...)
+	}
+	return append(dst, '}')
+}
+
+// AppendResponse appends a response object to dst: an error response when e
+// is non-nil, otherwise a result (nil result means null). v1 selects the
+// JSON-RPC 1.0 form, which always carries result, error and id. A nil id is
+// written as null.
+func AppendResponse(dst []byte, v1 bool, id, result jsontext.Value, e *Error) []byte {
+	if result == nil {
+		result = jsontext.Value("null")
+	}
+	if id == nil {
+		id = jsontext.Value("null")
+	}
+	if v1 {
+		dst = append(dst, `{"result":`...)
+		if e != nil {
+			dst = append(dst, `null,"error":`...)
+			dst = appendError(dst, e)
+		} else {
+			dst = append(dst, result...)
+			dst = append(dst, `,"error":null`...)
+		}
+	} else {
+		dst = append(dst, `{"jsonrpc":"2.0",`...)
+		if e != nil {
+			dst = append(dst, `"error":`...)
+			dst = appendError(dst, e)
+		} else {
+			dst = append(dst, `"result":`...)
+			dst = append(dst, result...)
+		}
+	}
+	dst = append(dst, `,"id":`...)
+	dst = append(dst, id...)
+	return append(dst, '}')
+}
+
+func appendError(dst []byte, e *Error) []byte {
+	dst = append(dst, `{"code":`...)
+	dst = strconv.AppendInt(dst, e.Code, 10)
+	dst = append(dst, `,"message":`...)
+	dst = appendString(dst, e.Message)
+	if len(e.Data) > 0 && jsontext.Value(e.Data).IsValid() {
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, e.Data...)
+	}
+	return append(dst, '}')
+}
+
+// appendString appends s as a JSON string; invalid UTF-8 is replaced.
+func appendString(dst []byte, s string) []byte {
+	// AppendQuote only fails on invalid UTF-8, which it still writes with
+	// replacement characters, so the error carries nothing to act on.
+	out, _ := jsontext.AppendQuote(dst, s)
+	return out
+}
+
+// String renders m in its wire form, for debugging.
+func (m *Message) String() string {
+	switch m.Kind {
+	case KindRequest:
+		return string(AppendRequest(nil, m.ID, m.Method, m.Params))
+	case KindResponse:
+		return string(AppendResponse(nil, m.V1, m.ID, m.Result, m.Error))
+	}
+	return fmt.Sprintf("invalid(%v)", m.Invalid)
+}
