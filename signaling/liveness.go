@@ -58,9 +58,15 @@ func (l *liveness) tick() {
 	last := l.lastSeen.Load()
 	if l.pingAt != 0 {
 		if last < l.pingAt {
-			l.stopped = true
+			deadline := time.Unix(0, l.pingAt).Add(l.timeout)
+			if !now.Before(deadline) {
+				l.stopped = true
+				l.mu.Unlock()
+				l.onDead()
+				return
+			}
+			l.timer.Reset(deadline.Sub(now))
 			l.mu.Unlock()
-			l.onDead()
 			return
 		}
 		l.pingAt = 0
@@ -71,7 +77,7 @@ func (l *liveness) tick() {
 		return
 	}
 	l.pingAt = now.UnixNano()
-	l.timer.Reset(l.timeout)
+	l.timer.Reset(min(l.interval, l.timeout))
 	l.mu.Unlock()
 	// WriteControl may run beside the connection's writer (gorilla allows it)
 	// and is bounded by the same timeout.
