@@ -1,0 +1,138 @@
+package peer
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Network selects which local host candidates ICE offers.
+type Network int
+
+const (
+	// NetworkDefault uses Pion's defaults: every non-loopback interface
+	// address.
+	NetworkDefault Network = iota
+	// NetworkLoopback offers only loopback addresses (127.0.0.1, ::1).
+	// Tests and same-machine peers use it; nothing leaves the host.
+	NetworkLoopback
+	// NetworkPrivate offers loopback and private (RFC 1918, RFC 4193)
+	// addresses only: peers on the same host or LAN.
+	NetworkPrivate
+)
+
+// ICEServer is a STUN or TURN server. URLs are "stun:host:port",
+// "turn:host:port?transport=udp" and the like; Username and Credential are
+// for TURN.
+type ICEServer struct {
+	URLs       []string
+	Username   string
+	Credential string
+}
+
+// Defaults of Options, each justified by a measurement in doc.go.
+const (
+	DefaultLabel             = "peerd"
+	DefaultMaxMessageSize    = 256 << 10
+	DefaultHighWatermark     = 4 << 20
+	DefaultLowWatermark      = 2 << 20
+	DefaultUDPBufferSize     = 4 << 20
+	DefaultSCTPRTOMax        = 0
+	DefaultDisconnectTimeout = 10 * time.Second
+	DefaultDrainTimeout      = 5 * time.Second
+)
+
+// Options configure a peer connection. The zero value is the default; each
+// field documents its own default.
+type Options struct {
+	// ICEServers are STUN/TURN servers. Default none: host candidates only.
+	ICEServers []ICEServer
+
+	// Network selects the local host candidates. Default NetworkDefault.
+	Network Network
+
+	// MulticastDNS lets ICE resolve (not publish) .local candidates, as
+	// browsers that hide host addresses send. Default off.
+	MulticastDNS bool
+
+	// Label is the data channel label. Default "peerd".
+	Label string
+
+	// MaxMessageSize caps every data channel message, in both directions:
+	// we advertise it in our SDP and never send more, whatever the remote
+	// advertises. It must stay well below the receiver's SCTP receive
+	// buffer (1 MiB in Pion and browsers), because a larger message stalls
+	// forever instead of failing. Default 256 KiB.
+	MaxMessageSize int
+
+	// HighWatermark and LowWatermark drive backpressure: a write waits
+	// while more than HighWatermark bytes are queued in the channel and
+	// resumes once the queue falls to LowWatermark. Defaults 4 MiB and
+	// 2 MiB.
+	HighWatermark int
+	LowWatermark  int
+
+	// UDPBufferSize is the receive and send buffer requested for every UDP
+	// socket ICE opens (the kernel may clamp it to net.core.rmem_max).
+	// Default 4 MiB; negative leaves the system default.
+	UDPBufferSize int
+
+	// SCTPReceiveBuffer is the SCTP receive buffer (window) in bytes.
+	// Default 0: Pion's 1 MiB.
+	SCTPReceiveBuffer int
+
+	// SCTPRTOMax caps SCTP's retransmission timeout. Default 0: Pion's
+	// (60 s).
+	SCTPRTOMax time.Duration
+
+	// DisconnectTimeout is how long ICE may stay disconnected before the
+	// connection closes with ErrICEDisconnected. Default 10 s.
+	DisconnectTimeout time.Duration
+
+	// DrainTimeout bounds how long Close waits for queued data to be
+	// delivered. Default 5 s. Shutdown takes a context instead.
+	DrainTimeout time.Duration
+
+	// Logger receives Pion's internal logging and connection events.
+	// Default nil: silent.
+	Logger *slog.Logger
+
+	// onMessage selects Pion's OnMessage callback instead of a detached
+	// channel for receiving (kept for the comparison benchmark).
+	onMessage bool
+
+	// mungeSDP rewrites our offer or answer before it is sent (tests only:
+	// simulates remotes that advertise other limits).
+	mungeSDP func(string) string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Label == "" {
+		o.Label = DefaultLabel
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.HighWatermark <= 0 {
+		o.HighWatermark = DefaultHighWatermark
+	}
+	if o.LowWatermark <= 0 {
+		o.LowWatermark = DefaultLowWatermark
+	}
+	if o.LowWatermark > o.HighWatermark {
+		o.LowWatermark = o.HighWatermark / 2
+	}
+	if o.UDPBufferSize == 0 {
+		o.UDPBufferSize = DefaultUDPBufferSize
+	}
+	if o.SCTPRTOMax == 0 {
+		o.SCTPRTOMax = DefaultSCTPRTOMax
+	}
+	if o.DisconnectTimeout <= 0 {
+		o.DisconnectTimeout = DefaultDisconnectTimeout
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+
+	return o
+}
