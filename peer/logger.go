@@ -41,13 +41,13 @@ func (s slogScope) emitf(level slog.Level, format string, args ...any) {
 	s.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
 }
 
-func (s slogScope) Trace(msg string)                 { s.emit(slog.LevelDebug-4, msg) }
+func (s slogScope) Trace(msg string)                  { s.emit(slog.LevelDebug-4, msg) }
 func (s slogScope) Tracef(format string, args ...any) { s.emitf(slog.LevelDebug-4, format, args...) }
-func (s slogScope) Debug(msg string)                 { s.emit(slog.LevelDebug, msg) }
+func (s slogScope) Debug(msg string)                  { s.emit(slog.LevelDebug, msg) }
 func (s slogScope) Debugf(format string, args ...any) { s.emitf(slog.LevelDebug, format, args...) }
-func (s slogScope) Info(msg string)                  { s.emit(slog.LevelInfo, msg) }
+func (s slogScope) Info(msg string)                   { s.emit(slog.LevelInfo, msg) }
 func (s slogScope) Infof(format string, args ...any)  { s.emitf(slog.LevelInfo, format, args...) }
-func (s slogScope) Warn(msg string)                  { s.emit(slog.LevelWarn, msg) }
+func (s slogScope) Warn(msg string)                   { s.emit(slog.LevelWarn, msg) }
 func (s slogScope) Warnf(format string, args ...any)  { s.emitf(slog.LevelWarn, format, args...) }
-func (s slogScope) Error(msg string)                 { s.emit(slog.LevelError, msg) }
+func (s slogScope) Error(msg string)                  { s.emit(slog.LevelError, msg) }
 func (s slogScope) Errorf(format string, args ...any) { s.emitf(slog.LevelError, format, args...) }
