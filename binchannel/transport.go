@@ -13,8 +13,9 @@ type Transport interface {
 	// WriteMessage sends one message whose content is the concatenation of
 	// parts, in order, keeping message boundaries. It may block while the
 	// transport applies backpressure, until ctx is done. The transport may
-	// hand the parts' backing arrays to the receiver without copying, so the
-	// caller must not modify them afterwards.
+	// hand the parts' backing arrays to the receiver without copying, and
+	// may keep the parts slice itself, so the caller must modify neither
+	// afterwards. A Transport must not modify the parts.
 	WriteMessage(ctx context.Context, parts ...[]byte) error
 
 	// ReadMessage returns the next message as one or more parts whose
