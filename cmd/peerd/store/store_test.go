@@ -1,0 +1,259 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// packed returns the archive of files and its hex SHA-256.
+func packed(t testing.TB, files map[string][]byte) ([]byte, string) {
+	t.Helper()
+	src := t.TempDir()
+	writeTree(t, src, files)
+	var buf bytes.Buffer
+	_, err := Pack(src, &buf)
+	require.NoError(t, err)
+	sum := sha256.Sum256(buf.Bytes())
+	return buf.Bytes(), hex.EncodeToString(sum[:])
+}
+
+// publish uploads archive in chunk-sized writes and commits it.
+func publish(t testing.TB, s *Store, name string, archive []byte, sum string, chunk int) Info {
+	t.Helper()
+	up, err := s.Begin(name, int64(len(archive)), sum, time.Unix(1700000000, 0))
+	require.NoError(t, err)
+	for off := up.Offset; off < int64(len(archive)); {
+		end := min(off+int64(chunk), int64(len(archive)))
+		off, err = s.Write(up.ID, off, archive[off:end])
+		require.NoError(t, err)
+	}
+	info, err := s.Commit(up.ID)
+	require.NoError(t, err)
+	return info
+}
+
+func TestPublishListFetchDelete(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	files := sampleTree()
+	archive, sum := packed(t, files)
+
+	info := publish(t, s, "site", archive, sum, 64<<10)
+	assert.Equal(t, "site", info.Name)
+	assert.Equal(t, sum, info.SHA256)
+	assert.EqualValues(t, len(archive), info.Size)
+	assert.Equal(t, 4, info.Files)
+	assert.True(t, info.Mtime.Equal(time.Unix(1700000000, 0)))
+
+	list, err := s.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, info, list[0])
+
+	dir, err := s.SiteDir("site")
+	require.NoError(t, err)
+	assert.Equal(t, files, readTree(t, dir))
+
+	f, got, err := s.OpenArchive("site")
+	require.NoError(t, err)
+	assert.Equal(t, info, got)
+	b, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, archive, b)
+
+	require.NoError(t, s.Delete("site"))
+	_, err = s.Stat("site")
+	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = s.SiteDir("site")
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, s.Delete("site"), ErrNotFound)
+	vers, err := os.ReadDir(filepath.Join(s.Dir(), "versions"))
+	require.NoError(t, err)
+	assert.Empty(t, vers, "unpacked tree removed")
+}
+
+func TestResumeAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	archive, sum := packed(t, map[string][]byte{"big.bin": randBytes(7, 1<<20)})
+	s, err := Open(dir, Options{})
+	require.NoError(t, err)
+	up, err := s.Begin("big", int64(len(archive)), sum, time.Now())
+	require.NoError(t, err)
+	half := int64(len(archive) / 2)
+	off, err := s.Write(up.ID, 0, archive[:half])
+	require.NoError(t, err)
+	require.Equal(t, half, off)
+	require.NoError(t, s.Close())
+
+	// A stray tail past the saved offset (data written, state not) is dropped.
+	part, err := os.OpenFile(filepath.Join(dir, "partial", up.ID+".part"), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = part.Write([]byte("garbage"))
+	require.NoError(t, err)
+	require.NoError(t, part.Close())
+
+	s, err = Open(dir, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	again, err := s.Begin("big", int64(len(archive)), sum, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, up.ID, again.ID)
+	assert.Equal(t, half, again.Offset)
+	_, err = s.Write(again.ID, 0, archive[:10])
+	assert.ErrorIs(t, err, ErrOffset)
+	_, err = s.Commit(again.ID)
+	assert.ErrorIs(t, err, ErrIncomplete)
+	_, err = s.Write(again.ID, half, archive[half:])
+	require.NoError(t, err)
+	info, err := s.Commit(again.ID)
+	require.NoError(t, err)
+	assert.Equal(t, sum, info.SHA256)
+	ents, err := os.ReadDir(filepath.Join(dir, "partial"))
+	require.NoError(t, err)
+	assert.Empty(t, ents, "partial files removed after commit")
+}
+
+func TestChecksumMismatchDropsUpload(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	archive, _ := packed(t, map[string][]byte{"a": []byte("a")})
+	wrong := hex.EncodeToString(make([]byte, 32))
+	up, err := s.Begin("x", int64(len(archive)), wrong, time.Now())
+	require.NoError(t, err)
+	_, err = s.Write(up.ID, 0, archive)
+	require.NoError(t, err)
+	_, err = s.Commit(up.ID)
+	require.ErrorIs(t, err, ErrChecksum)
+	_, err = s.Write(up.ID, 0, archive)
+	assert.ErrorIs(t, err, ErrNoUpload)
+	_, err = s.Stat("x")
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestUnsafeArchiveIsNotPublished(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	archive := tarGz(t, reg("ok.txt", []byte("fine")), reg("../../escape.txt", []byte("bad")))
+	sum := sha256.Sum256(archive)
+	up, err := s.Begin("evil", int64(len(archive)), hex.EncodeToString(sum[:]), time.Now())
+	require.NoError(t, err)
+	_, err = s.Write(up.ID, 0, archive)
+	require.NoError(t, err)
+	_, err = s.Commit(up.ID)
+	require.ErrorIs(t, err, ErrUnsafeArchive)
+	_, err = os.Stat(filepath.Join(s.Dir(), "..", "escape.txt"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, err = s.SiteDir("evil")
+	assert.ErrorIs(t, err, ErrNotFound)
+	tmp, err := os.ReadDir(filepath.Join(s.Dir(), "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, tmp)
+}
+
+func TestQuotasAndNames(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MaxBundleSize: 1000, MaxStoreSize: 1500})
+	require.NoError(t, err)
+	defer s.Close()
+	sum := hex.EncodeToString(make([]byte, 32))
+	_, err = s.Begin("big", 1001, sum, time.Now())
+	assert.ErrorIs(t, err, ErrTooLarge)
+	_, err = s.Begin("a", 900, sum, time.Now())
+	require.NoError(t, err)
+	_, err = s.Begin("b", 900, "00"+sum[2:], time.Now())
+	require.NoError(t, err, "partial files are empty until written")
+	up, err := s.Begin("c", 900, "11"+sum[2:], time.Now())
+	require.NoError(t, err)
+	_, err = s.Write(up.ID, 0, make([]byte, 901))
+	assert.ErrorIs(t, err, ErrTooLarge, "write past the declared size")
+	_, err = s.Write(up.ID, 0, make([]byte, 900))
+	require.NoError(t, err)
+	_, err = s.Begin("d", 700, "22"+sum[2:], time.Now())
+	assert.ErrorIs(t, err, ErrStoreFull)
+
+	for _, bad := range []string{"", ".", "..", "A", "-x", "a/b", "a b", "ä", string(make([]byte, 65))} {
+		_, err := s.Begin(bad, 10, sum, time.Now())
+		assert.ErrorIs(t, err, ErrBadName, "%q", bad)
+	}
+	_, err = s.Begin("ok", 10, "nothex", time.Now())
+	assert.ErrorContains(t, err, "sha256")
+}
+
+func TestReplaceIsAtomicForReaders(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	v1 := map[string][]byte{"a.txt": bytes.Repeat([]byte("1"), 1000), "b.txt": bytes.Repeat([]byte("1"), 1000)}
+	v2 := map[string][]byte{"a.txt": bytes.Repeat([]byte("2"), 1000), "b.txt": bytes.Repeat([]byte("2"), 1000)}
+	a1, s1 := packed(t, v1)
+	a2, s2 := packed(t, v2)
+	publish(t, s, "site", a1, s1, 1<<20)
+
+	// Readers resolve the site once and read both files through that
+	// resolution; each must see one version throughout.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mixed, reads int
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			dir, err := s.SiteDir("site")
+			if err != nil {
+				continue
+			}
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				continue
+			}
+			a, errA := root.ReadFile("a.txt")
+			b, errB := root.ReadFile("b.txt")
+			root.Close()
+			if errA != nil || errB != nil {
+				continue
+			}
+			mu.Lock()
+			reads++
+			if a[0] != b[0] {
+				mixed++
+			}
+			mu.Unlock()
+		}
+	}()
+	for i := range 20 {
+		if i%2 == 0 {
+			publish(t, s, "site", a2, s2, 1<<20)
+		} else {
+			publish(t, s, "site", a1, s1, 1<<20)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, mixed, "a reader saw two versions at once")
+	dir, err := s.SiteDir("site")
+	require.NoError(t, err)
+	assert.Equal(t, v1, readTree(t, dir))
+	vers, err := os.ReadDir(filepath.Join(s.Dir(), "versions"))
+	require.NoError(t, err)
+	assert.Len(t, vers, 1, "old versions removed")
+	_ = s2
+}
