@@ -273,3 +273,8 @@ func writeFileAtomic(path string, b []byte, sync bool) error {
 }
 
 var _ io.ReaderAt = (*os.File)(nil)
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -47,12 +48,22 @@ type upload struct {
 	h     hash.Hash
 	done  bool
 	store *Store
+	// advanced is closed and replaced whenever st.Offset moves or the
+	// upload ends, waking writers that wait for their turn.
+	advanced chan struct{}
+}
+
+// wakeLocked wakes writers waiting for the offset to move.
+func (u *upload) wakeLocked() {
+	close(u.advanced)
+	u.advanced = make(chan struct{})
 }
 
 func (u *upload) close() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.done = true
+	u.wakeLocked()
 	if u.f == nil {
 		return nil
 	}
@@ -113,7 +124,7 @@ func (s *Store) createLocked(id string, st uploadState) (*upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &upload{id: id, st: st, f: f, h: newHash(), store: s}
+	u := &upload{id: id, st: st, f: f, h: newHash(), store: s, advanced: make(chan struct{})}
 	if err := u.saveLocked(); err != nil {
 		f.Close()
 		return nil, err
@@ -145,7 +156,7 @@ func (s *Store) resumeLocked(id string) (*upload, error) {
 		f.Close()
 		return nil, err
 	}
-	return &upload{id: id, st: st, f: f, h: h, store: s}, nil
+	return &upload{id: id, st: st, f: f, h: h, store: s, advanced: make(chan struct{})}, nil
 }
 
 func (u *upload) saveLocked() error {
@@ -198,7 +209,37 @@ func (s *Store) Write(id string, offset int64, data []byte) (int64, error) {
 	}
 	u.h.Write(data)
 	u.st.Offset += int64(len(data))
+	u.wakeLocked()
 	return u.st.Offset, u.saveLocked()
+}
+
+// WriteOrdered is Write for a publisher that keeps several writes in
+// flight: a write whose offset lies ahead of the current one (by at most
+// maxAhead bytes) waits, bounded by ctx, until the writes before it have
+// landed. A write behind the current offset fails with ErrOffset.
+func (s *Store) WriteOrdered(ctx context.Context, id string, offset int64, data []byte, maxAhead int64) (int64, error) {
+	u, err := s.lookup(id)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		u.mu.Lock()
+		cur, done, wait := u.st.Offset, u.done, u.advanced
+		u.mu.Unlock()
+		switch {
+		case done:
+			return 0, fmt.Errorf("%w: %s", ErrNoUpload, id)
+		case offset == cur:
+			return s.Write(id, offset, data)
+		case offset < cur || offset-cur > maxAhead:
+			return cur, fmt.Errorf("%w: got %d, expected %d", ErrOffset, offset, cur)
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return cur, ctx.Err()
+		}
+	}
 }
 
 // Abort drops an upload and its partial data.
@@ -278,6 +319,7 @@ func (s *Store) Commit(id string) (Info, error) {
 	}
 	u.f.Close()
 	u.f, u.done = nil, true
+	u.wakeLocked()
 	s.mu.Lock()
 	delete(s.uploads, id)
 	s.mu.Unlock()
