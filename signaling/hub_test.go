@@ -40,7 +40,7 @@ func (f *fakePeer) push(ctx context.Context, ev *wireEvent) error {
 	return nil
 }
 
-func (f *fakePeer) close() error {
+func (f *fakePeer) close(string) error {
 	f.closeMu.Do(func() {
 		f.mu.Lock()
 		f.closed = true

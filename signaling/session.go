@@ -13,9 +13,9 @@ import (
 type pusher interface {
 	// push delivers ev, blocking until it is written or ctx is done.
 	push(ctx context.Context, ev *wireEvent) error
-	// close closes the connection; the connection layer then calls
-	// session.finish.
-	close() error
+	// close closes the connection, saying why (a Reason constant); the
+	// connection layer then calls session.finish.
+	close(reason string) error
 }
 
 type queueResult int
@@ -143,15 +143,20 @@ func (s *session) flush(ctx context.Context) error {
 // kill records why the session ends (the first reason wins) and closes the
 // connection.
 func (s *session) kill(reason string) {
+	s.setReason(reason)
+	if reason == ReasonSlow {
+		s.stats.addError("slow_consumer")
+	}
+	_ = s.out.close(reason)
+}
+
+// setReason records why the session ends unless a reason is already set.
+func (s *session) setReason(reason string) {
 	s.mu.Lock()
 	if s.reason == "" {
 		s.reason = reason
 	}
 	s.mu.Unlock()
-	if reason == ReasonSlow {
-		s.stats.addError("slow_consumer")
-	}
-	_ = s.out.close()
 }
 
 // finish is called once by the connection layer when the connection has

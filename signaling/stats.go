@@ -17,7 +17,8 @@ type Stats struct {
 	// "not_joined", "already_joined", "too_large", "room_full",
 	// "too_many_rooms", "rate_limited", "shutting_down") and connection-level
 	// ones ("origin", "conn_limit", "upgrade", "flood", "timeout",
-	// "slow_consumer", "protocol").
+	// "slow_consumer", "malformed" for frames the binchannel layer dropped,
+	// "protocol" for problems the rpc layer reported).
 	Errors map[string]uint64
 }
 
