@@ -42,3 +42,7 @@ var (
 	// ErrBadEnvelope is wrapped by envelope parse failures.
 	ErrBadEnvelope = errors.New("rpc: malformed envelope")
 )
+
+// ErrPipeClosed is returned by the ends of NewPipe and NewStreamPipe after
+// either end was closed.
+var ErrPipeClosed = errors.New("rpc: pipe closed")

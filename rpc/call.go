@@ -1,0 +1,210 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/peerd/peerd/binchannel"
+)
+
+// Call calls the peer's method with positional args and decodes the result
+// into result (a non-nil pointer, or nil to discard it). A Go func among
+// args is passed as a function the peer can call until Call returns (or
+// longer if its handler keeps it); a result of type *Func or of a func
+// type receives a function the peer returned.
+//
+// The error is a *Error from the peer; or wraps ErrTimeout or ErrCancelled
+// (with the ctx error) when ctx or Options.CallTimeout ends the wait, in
+// which case the peer is sent rpc.cancel; or wraps ErrClosed when the Conn
+// is or gets closed; or wraps ErrEvicted.
+func (c *Conn) Call(ctx context.Context, method string, result any, args ...any) error {
+	return c.call(ctx, method, "", result, args)
+}
+
+// Call calls the peer's method on c and returns the result as T.
+func Call[T any](ctx context.Context, c *Conn, method string, args ...any) (T, error) {
+	var out T
+	err := c.call(ctx, method, "", &out, args)
+	return out, err
+}
+
+// Notify sends a notification: the peer runs method and answers nothing.
+// Notify returns once the message is handed to the transport; it is never
+// timed out by Options.CallTimeout. A Go func among args stays callable until
+// the peer unbinds it or the Conn closes.
+func (c *Conn) Notify(ctx context.Context, method string, args ...any) error {
+	return c.notify(ctx, method, "", args)
+}
+
+// CallRaw calls method with params already encoded (a JSON array or object,
+// or nil) and returns the raw result. Functions and binaries are not
+// processed.
+func (c *Conn) CallRaw(ctx context.Context, method string, params jsontext.Value) (jsontext.Value, error) {
+	var out jsontext.Value
+	err := c.callEncoded(ctx, method, &out, func(e *encoder, dst []byte) ([]byte, error) {
+		return append(dst, params...), nil
+	}, params == nil)
+	return out, err
+}
+
+func (c *Conn) call(ctx context.Context, method, prefix string, result any, args []any) error {
+	return c.callEncoded(ctx, method, result, func(e *encoder, dst []byte) ([]byte, error) {
+		return e.appendArgs(dst, prefix, args)
+	}, false)
+}
+
+func (c *Conn) callEncoded(ctx context.Context, method string, result any,
+	params func(*encoder, []byte) ([]byte, error), noParams bool) error {
+	c.mu.Lock()
+	err := c.closedErrLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if c.opts.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+	}
+	if err := ctx.Err(); err != nil {
+		return ctxError(method, err)
+	}
+
+	id := c.seq.Add(1)
+	e := encoder{c: c, scope: id}
+	buf := make([]byte, 0, 96)
+	buf = append(buf, `{"jsonrpc":"2.0","method":`...)
+	buf = appendString(buf, method)
+	if !noParams {
+		buf = append(buf, `,"params":`...)
+		if buf, err = params(&e, buf); err != nil {
+			c.dropCallbacks(e.cbs)
+			return err
+		}
+	}
+	buf = append(buf, `,"id":`...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, '}')
+
+	cl := &call{id: id, done: make(chan reply, 1), cbs: e.cbs}
+	c.mu.Lock()
+	if err := c.closedErrLocked(); err != nil {
+		c.mu.Unlock()
+		c.dropCallbacks(e.cbs)
+		return err
+	}
+	c.calls[id] = cl
+	var ids []string
+	var failed []*call
+	cl.elem, ids, failed = c.addPendingLocked(cl)
+	c.mu.Unlock()
+	c.afterEvict(ids, failed)
+
+	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
+		if c.forgetCall(cl) {
+			return fmt.Errorf("rpc: sending %s: %w", method, err)
+		}
+		// Closed or evicted meanwhile: report that instead.
+	}
+
+	var r reply
+	select {
+	case r = <-cl.done:
+	case <-ctx.Done():
+		if !c.forgetCall(cl) {
+			r = <-cl.done // answered or failed meanwhile
+			break
+		}
+		c.sendCancel(id)
+		return ctxError(method, ctx.Err())
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if r.msg.Error != nil {
+		return r.msg.Error
+	}
+	if result == nil {
+		return nil
+	}
+	d := decoder{c: c, bins: r.bins}
+	if err := d.unmarshal(r.msg.Result, result); err != nil {
+		return fmt.Errorf("rpc: decoding result of %s: %w", method, err)
+	}
+	return nil
+}
+
+// forgetCall removes a waiting call and its scoped functions; false when it
+// was already removed (answered, failed or evicted).
+func (c *Conn) forgetCall(cl *call) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.calls[cl.id]; !ok {
+		return false
+	}
+	delete(c.calls, cl.id)
+	c.order.Remove(cl.elem)
+	c.releaseScopeLocked(cl)
+	return true
+}
+
+// dropCallbacks forgets functions stored for a message that was not sent.
+func (c *Conn) dropCallbacks(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	for _, id := range ids {
+		if cb, ok := c.callbacks[id]; ok {
+			delete(c.callbacks, id)
+			c.order.Remove(cb.elem)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// sendCancel tells the peer to cancel request id. Best effort: a failure
+// means the connection is going away anyway.
+func (c *Conn) sendCancel(id uint64) {
+	buf := make([]byte, 0, 64)
+	buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.cancel","params":[`...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, "]}"...)
+	if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
+		c.report(fmt.Errorf("rpc: sending rpc.cancel: %w", err))
+	}
+}
+
+func ctxError(method string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %w", ErrTimeout, method, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrCancelled, method, err)
+}
+
+func (c *Conn) notify(ctx context.Context, method, prefix string, args []any) error {
+	c.mu.Lock()
+	err := c.closedErrLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	e := encoder{c: c}
+	buf := make([]byte, 0, 96)
+	buf = append(buf, `{"jsonrpc":"2.0","method":`...)
+	buf = appendString(buf, method)
+	buf = append(buf, `,"params":`...)
+	if buf, err = e.appendArgs(buf, prefix, args); err != nil {
+		c.dropCallbacks(e.cbs)
+		return err
+	}
+	buf = append(buf, '}')
+	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
+		c.dropCallbacks(e.cbs)
+		return fmt.Errorf("rpc: sending %s: %w", method, err)
+	}
+	return nil
+}

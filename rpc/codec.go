@@ -1,0 +1,297 @@
+package rpc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/peerd/peerd/binchannel"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// encoder encodes the values of one outgoing message, storing the functions
+// it meets and collecting raw binaries.
+type encoder struct {
+	c     *Conn
+	scope uint64 // call the stored functions are scoped to (0: unscoped)
+	bins  []binchannel.Binary
+	cbs   []string // ids of the functions stored
+	opts  []json.Options
+	built bool
+}
+
+func (e *encoder) options() []json.Options {
+	if e.built {
+		return e.opts
+	}
+	e.built = true
+	var ms []*json.Marshalers
+	if e.c.opts.NestedFuncs {
+		ms = append(ms, json.MarshalToFunc(func(enc *jsontext.Encoder, v any) error {
+			rv := reflect.ValueOf(v)
+			if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Func {
+				return errors.ErrUnsupported
+			}
+			b, err := e.appendFunc(nil, rv.Elem())
+			if err != nil {
+				return err
+			}
+			return enc.WriteValue(b)
+		}))
+	}
+	e.opts = e.c.encodeOptions(&e.bins, ms)
+	return e.opts
+}
+
+// appendFunc stores fn and writes its placeholder (null for a nil func).
+func (e *encoder) appendFunc(dst []byte, fn reflect.Value) ([]byte, error) {
+	if fn.IsNil() {
+		return append(dst, "null"...), nil
+	}
+	id, err := e.c.storeCallback(fn, e.scope)
+	if err != nil {
+		return dst, err
+	}
+	e.cbs = append(e.cbs, id)
+	return appendPlaceholder(dst, id), nil
+}
+
+// appendValue appends v's JSON form.
+func (e *encoder) appendValue(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case *Func:
+		return dst, fmt.Errorf("rpc: a *Func handle cannot be sent; call it instead")
+	case jsontext.Value:
+		if !x.IsValid() {
+			return dst, fmt.Errorf("rpc: invalid raw JSON value")
+		}
+		return append(dst, x...), nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Func {
+		return e.appendFunc(dst, rv)
+	}
+	b, err := json.Marshal(v, e.options()...)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+// appendArgs appends the positional params array [prefix?, args...].
+func (e *encoder) appendArgs(dst []byte, prefix string, args []any) ([]byte, error) {
+	dst = append(dst, '[')
+	if prefix != "" {
+		dst = appendString(dst, prefix)
+	}
+	var err error
+	for i, a := range args {
+		if i > 0 || prefix != "" {
+			dst = append(dst, ',')
+		}
+		if dst, err = e.appendValue(dst, a); err != nil {
+			return dst, fmt.Errorf("rpc: argument %d: %w", i, err)
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// decoder decodes the values of one incoming message, turning function
+// placeholders into handles and binary placeholders into values.
+type decoder struct {
+	c     *Conn
+	bins  []binchannel.Binary
+	scope *reqScope // handles made here are released with it (nil: kept)
+	opts  []json.Options
+	built bool
+}
+
+func (d *decoder) options() []json.Options {
+	if d.built {
+		return d.opts
+	}
+	d.built = true
+	var us []*json.Unmarshalers
+	if d.c.opts.NestedFuncs {
+		us = append(us, json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v any) error {
+			rv := reflect.ValueOf(v)
+			if rv.Kind() != reflect.Pointer {
+				return errors.ErrUnsupported
+			}
+			et := rv.Type().Elem()
+			if et.Kind() != reflect.Func && et != funcPtrTy {
+				return errors.ErrUnsupported
+			}
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			return d.decodeFunc(raw, rv)
+		}))
+	}
+	d.opts = d.c.decodeOptions(d.bins, us)
+	return d.opts
+}
+
+// isFuncTarget reports whether values of t are decoded as function handles.
+func isFuncTarget(t reflect.Type) bool { return t.Kind() == reflect.Func || t == funcPtrTy }
+
+// decodeFunc reads a placeholder into ptr, which points at a func or *Func.
+func (d *decoder) decodeFunc(raw jsontext.Value, ptr reflect.Value) error {
+	if isNull(raw) {
+		ptr.Elem().SetZero()
+		return nil
+	}
+	id, ok := parsePlaceholder(raw)
+	if !ok {
+		return fmt.Errorf(`want a function placeholder {"$fn":"<id>"}, got %.40s`, raw)
+	}
+	h, err := d.c.newHandle(id, d.scope)
+	if err != nil {
+		return err
+	}
+	if ptr.Elem().Type() == funcPtrTy {
+		ptr.Elem().Set(reflect.ValueOf(h))
+	} else {
+		ptr.Elem().Set(makeStub(h, ptr.Elem().Type()))
+	}
+	return nil
+}
+
+// unmarshal decodes raw into ptr (a non-nil pointer).
+func (d *decoder) unmarshal(raw jsontext.Value, ptr any) error {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("rpc: result must be a non-nil pointer, got %T", ptr)
+	}
+	if isFuncTarget(rv.Type().Elem()) {
+		return d.decodeFunc(raw, rv)
+	}
+	if v, ok := ptr.(*jsontext.Value); ok {
+		*v = append((*v)[:0], raw...)
+		return nil
+	}
+	return json.Unmarshal(raw, ptr, d.options()...)
+}
+
+// decodeNext decodes the next value of dec into ptr.
+func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
+	if isFuncTarget(ptr.Type().Elem()) {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return d.decodeFunc(raw, ptr)
+	}
+	return json.UnmarshalDecode(dec, ptr.Interface(), d.options()...)
+}
+
+// args decodes params for m, skipping the first skip positional elements.
+// Errors are *Error values with CodeInvalidParams.
+func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Value, error) {
+	out := make([]reflect.Value, len(m.params))
+	fill := func() {
+		for i, v := range out {
+			if !v.IsValid() {
+				out[i] = reflect.Zero(m.params[i])
+			}
+		}
+	}
+	switch params.Kind() {
+	case 0, 'n':
+		fill()
+		return out, nil
+	case '{':
+		if skip > 0 {
+			return nil, ErrInvalidParams.withMessage("Invalid params: want an array")
+		}
+		if m.objParam {
+			p := reflect.New(m.params[0])
+			if err := d.unmarshal(params, p.Interface()); err != nil {
+				return nil, invalidParams(err)
+			}
+			out[0] = p.Elem()
+			return out, nil
+		}
+		return d.named(m, params, out, fill)
+	}
+	dec := jsontext.NewDecoder(bytesReader(params))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, invalidParams(err)
+	}
+	for ; skip > 0; skip-- {
+		if err := dec.SkipValue(); err != nil {
+			return nil, invalidParams(err)
+		}
+	}
+	var extra reflect.Value // variadic tail
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		switch {
+		case m.variadic && i >= len(m.params)-1:
+			st := m.params[len(m.params)-1]
+			if !extra.IsValid() {
+				extra = reflect.MakeSlice(st, 0, 4)
+			}
+			p := reflect.New(st.Elem())
+			if err := d.decodeNext(dec, p); err != nil {
+				return nil, invalidParams(fmt.Errorf("%s: %w", m.names[len(m.names)-1], err))
+			}
+			extra = reflect.Append(extra, p.Elem())
+		case i >= len(m.params):
+			return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: at most %d expected", len(m.params)))
+		default:
+			p := reflect.New(m.params[i])
+			if err := d.decodeNext(dec, p); err != nil {
+				return nil, invalidParams(fmt.Errorf("%s: %w", m.names[i], err))
+			}
+			out[i] = p.Elem()
+		}
+	}
+	if extra.IsValid() {
+		out[len(out)-1] = extra
+	}
+	fill()
+	return out, nil
+}
+
+// named decodes an object of named params.
+func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value, fill func()) ([]reflect.Value, error) {
+	dec := jsontext.NewDecoder(bytesReader(params))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, invalidParams(err)
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, invalidParams(err)
+		}
+		name := tok.String()
+		i := -1
+		for j, n := range m.names {
+			if n == name {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: unknown parameter %.64q", name))
+		}
+		p := reflect.New(m.params[i])
+		if err := d.decodeNext(dec, p); err != nil {
+			return nil, invalidParams(fmt.Errorf("%s: %w", name, err))
+		}
+		out[i] = p.Elem()
+	}
+	fill()
+	return out, nil
+}
+
+func invalidParams(err error) *Error {
+	return ErrInvalidParams.withMessage("Invalid params: " + err.Error())
+}

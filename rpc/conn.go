@@ -1,0 +1,298 @@
+package rpc
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/peerd/peerd/binchannel"
+)
+
+// Conn is one end of an RPC pair. Both ends are equal: each serves its
+// registered methods to the other and calls the other's.
+//
+// Concurrency: all methods are safe for concurrent use. One goroutine reads
+// the transport; each request runs its handler on its own goroutine, at most
+// Options.MaxConcurrency at once. Hooks (OnEvict, OnError) and handlers are
+// never called with a lock held.
+type Conn struct {
+	t       Transport
+	opts    Options
+	local   *Registry
+	rawBins bool // binaries travel as binchannel parts
+
+	ctx    context.Context // cancelled when the Conn shuts down
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the read loop and all handlers ended
+	wg     sync.WaitGroup
+
+	seq atomic.Uint64 // call and function ids
+
+	// mu guards the pending state below and closed/cause.
+	mu        sync.Mutex
+	closed    bool
+	cause     error
+	calls     map[uint64]*call
+	callbacks map[string]*callback
+	order     *list.List          // pending entries, oldest first: *call or *callback
+	handles   map[*Func]struct{}  // live handles to the peer's functions
+	evicted   map[string]struct{} // recently evicted function ids
+	evictRing []string            // insertion order of evicted, bounded
+	inflight  map[string]context.CancelFunc
+
+	// smu guards the handler slots and queue.
+	smu     sync.Mutex
+	running int
+	queue   []func()
+
+	// sessMu guards session.
+	sessMu  sync.Mutex
+	session map[any]any
+}
+
+// call is a request waiting for its response.
+type call struct {
+	id   uint64
+	done chan reply
+	cbs  []string // functions passed with the call, released on return
+	elem *list.Element
+}
+
+// reply is what a waiting call receives.
+type reply struct {
+	msg  Message
+	bins []binchannel.Binary
+	err  error
+}
+
+// callback is a local function the peer may call.
+type callback struct {
+	id    string
+	fn    reflect.Value
+	once  sync.Once
+	m     *Method // adapted lazily by method()
+	scope uint64  // id of the call it was passed with; 0 once kept or when returned
+	elem  *list.Element
+}
+
+const maxEvictedRecords = 1024
+
+// New starts a Conn over t with default Options.
+func New(t Transport) *Conn { return NewWithOptions(t, Options{}) }
+
+// NewWithOptions starts a Conn over t: it begins reading and serving at
+// once. Register methods before the peer may call them (a call to an
+// unknown method is answered with -32601), or share a Registry.
+func NewWithOptions(t Transport, o Options) *Conn {
+	c := &Conn{
+		t:         t,
+		opts:      o.withDefaults(),
+		local:     NewRegistry(),
+		rawBins:   true,
+		done:      make(chan struct{}),
+		calls:     make(map[uint64]*call),
+		callbacks: make(map[string]*callback),
+		order:     list.New(),
+		handles:   make(map[*Func]struct{}),
+		evicted:   make(map[string]struct{}),
+		inflight:  make(map[string]context.CancelFunc),
+	}
+	if j, ok := t.(JSONOnly); ok && j.JSONOnly() {
+		c.rawBins = false
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.readLoop()
+	go func() {
+		<-c.ctx.Done()
+		c.wg.Wait()
+		close(c.done)
+	}()
+	return c
+}
+
+// Register serves fn under name on this Conn only (see Registry.Register).
+func (c *Conn) Register(name string, fn any, paramNames ...string) error {
+	return c.local.Register(name, fn, paramNames...)
+}
+
+// RegisterService serves v's exported methods under namespace on this Conn
+// only (see Registry.RegisterService).
+func (c *Conn) RegisterService(namespace string, v any) error {
+	return c.local.RegisterService(namespace, v)
+}
+
+// Close shuts the Conn down: the transport is closed, every waiting call
+// fails with ErrClosed, handler contexts are cancelled, stored functions and
+// handles are dropped. It does not wait for handlers to return; Done does.
+// Close is idempotent and returns nil.
+func (c *Conn) Close() error {
+	c.shutdown(ErrClosed)
+	return nil
+}
+
+// Done is closed once the Conn has shut down and its read loop and all its
+// handlers have returned.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the Conn shut down (ErrClosed after Close, else the
+// transport's error), or nil while it runs.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
+
+// Stats is a snapshot of a Conn's live state.
+type Stats struct {
+	// Waiting counts calls sent and not yet answered.
+	Waiting int
+	// Callbacks counts local functions stored for the peer to call.
+	Callbacks int
+	// Handles counts live handles to the peer's functions.
+	Handles int
+	// Running counts handlers running; Queued those waiting for a slot.
+	Running, Queued int
+}
+
+// Pending is Waiting + Callbacks: the entries bound by Options.MaxPending.
+func (s Stats) Pending() int { return s.Waiting + s.Callbacks }
+
+// Stats returns a consistent snapshot of the counters.
+func (c *Conn) Stats() Stats {
+	c.mu.Lock()
+	s := Stats{Waiting: len(c.calls), Callbacks: len(c.callbacks), Handles: len(c.handles)}
+	c.mu.Unlock()
+	c.smu.Lock()
+	s.Running, s.Queued = c.running, len(c.queue)
+	c.smu.Unlock()
+	return s
+}
+
+// closedErrLocked returns the error for operations after close.
+func (c *Conn) closedErrLocked() error {
+	if !c.closed {
+		return nil
+	}
+	if errors.Is(c.cause, ErrClosed) {
+		return c.cause
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.cause)
+}
+
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	for {
+		p, err := c.t.RecvPacket(c.ctx)
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+		c.handlePacket(p)
+	}
+}
+
+// shutdown closes everything once, failing waiting calls with cause.
+func (c *Conn) shutdown(cause error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.cause = cause
+	failErr := c.closedErrLocked()
+	calls := c.calls
+	c.calls = make(map[uint64]*call)
+	clear(c.callbacks)
+	for h := range c.handles {
+		h.state.Store(stateReleased)
+	}
+	clear(c.handles)
+	c.order.Init()
+	c.mu.Unlock()
+
+	c.cancel()
+	_ = c.t.Close()
+	for _, cl := range calls {
+		cl.done <- reply{err: failErr}
+	}
+	// Queued requests never run; their contexts end with c.ctx.
+	c.smu.Lock()
+	c.queue = nil
+	c.smu.Unlock()
+}
+
+// report hands an asynchronous problem to the Logger and OnError hook.
+func (c *Conn) report(err error) {
+	if c.opts.Logger != nil {
+		c.opts.Logger.Debug("rpc", "err", err)
+	}
+	if c.opts.OnError != nil {
+		c.opts.OnError(err)
+	}
+}
+
+// send writes one packet.
+func (c *Conn) send(ctx context.Context, p binchannel.Packet) error {
+	return c.t.SendPacket(ctx, p)
+}
+
+// addPendingLocked appends an entry to the eviction order and evicts the
+// oldest entries over the bound. The returned ids go to OnEvict after the
+// lock is released; the returned calls must be failed with ErrEvicted.
+func (c *Conn) addPendingLocked(v any) (*list.Element, []string, []*call) {
+	e := c.order.PushBack(v)
+	var ids []string
+	var failed []*call
+	for c.order.Len() > c.opts.MaxPending {
+		front := c.order.Front()
+		c.order.Remove(front)
+		switch x := front.Value.(type) {
+		case *call:
+			delete(c.calls, x.id)
+			c.releaseScopeLocked(x)
+			ids = append(ids, fmt.Sprint(x.id))
+			failed = append(failed, x)
+		case *callback:
+			delete(c.callbacks, x.id)
+			c.recordEvictedLocked(x.id)
+			ids = append(ids, x.id)
+		}
+	}
+	return e, ids, failed
+}
+
+func (c *Conn) recordEvictedLocked(id string) {
+	c.evicted[id] = struct{}{}
+	c.evictRing = append(c.evictRing, id)
+	if len(c.evictRing) > maxEvictedRecords {
+		delete(c.evicted, c.evictRing[0])
+		c.evictRing = c.evictRing[1:]
+	}
+}
+
+// afterEvict fails evicted calls and runs the hook; call without locks.
+func (c *Conn) afterEvict(ids []string, failed []*call) {
+	for _, cl := range failed {
+		cl.done <- reply{err: fmt.Errorf("%w: call %d", ErrEvicted, cl.id)}
+	}
+	if len(ids) > 0 && c.opts.OnEvict != nil {
+		c.opts.OnEvict(ids)
+	}
+}
+
+// releaseScopeLocked drops the functions passed with cl that the peer did
+// not keep.
+func (c *Conn) releaseScopeLocked(cl *call) {
+	for _, id := range cl.cbs {
+		if cb, ok := c.callbacks[id]; ok && cb.scope == cl.id {
+			delete(c.callbacks, id)
+			c.order.Remove(cb.elem)
+		}
+	}
+}

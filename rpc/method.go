@@ -1,0 +1,125 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+var (
+	ctxType   = reflect.TypeFor[context.Context]()
+	errType   = reflect.TypeFor[error]()
+	funcPtrTy = reflect.TypeFor[*Func]()
+)
+
+// Method is a Go function adapted for calls by reflection. NewMethod builds
+// one; Registry.Register does it for you. A Method is immutable and safe for
+// concurrent use.
+type Method struct {
+	fn       reflect.Value
+	hasCtx   bool
+	params   []reflect.Type // without the context
+	names    []string       // param names, len(params)
+	hasErr   bool
+	result   reflect.Type // nil when the function returns no value
+	objParam bool         // single struct param filled from named params
+	variadic bool
+}
+
+// NewMethod adapts fn, which must be a func whose parameters are an optional
+// leading context.Context followed by JSON-decodable values, and whose
+// results are at most one JSON-encodable value followed by an optional
+// error. paramNames name the parameters (without the context) for named
+// params and rpc.discover; missing names default to arg0, arg1, ...
+//
+// A func-typed parameter (or *Func) receives a function passed by the
+// caller; see Func.
+func NewMethod(fn any, paramNames ...string) (*Method, error) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return nil, fmt.Errorf("%w: %T is not a non-nil func", ErrBadMethod, fn)
+	}
+	return newMethodValue(v, paramNames)
+}
+
+// methodCache caches the analysis of callback function types.
+var methodCache sync.Map // reflect.Type -> *Method (fn unset)
+
+func newMethodValue(v reflect.Value, paramNames []string) (*Method, error) {
+	t := v.Type()
+	if len(paramNames) == 0 {
+		if c, ok := methodCache.Load(t); ok {
+			m := *c.(*Method)
+			m.fn = v
+			return &m, nil
+		}
+	}
+	m := &Method{fn: v, variadic: t.IsVariadic()}
+	in := 0
+	if t.NumIn() > 0 && t.In(0) == ctxType {
+		m.hasCtx = true
+		in = 1
+	}
+	for i := in; i < t.NumIn(); i++ {
+		pt := t.In(i)
+		if pt == ctxType {
+			return nil, fmt.Errorf("%w: context.Context must be the first parameter", ErrBadMethod)
+		}
+		if pt.Kind() == reflect.Chan || pt.Kind() == reflect.UnsafePointer {
+			return nil, fmt.Errorf("%w: parameter %d of type %v cannot be decoded", ErrBadMethod, i, pt)
+		}
+		m.params = append(m.params, pt)
+	}
+	switch t.NumOut() {
+	case 0:
+	case 1:
+		if t.Out(0) == errType {
+			m.hasErr = true
+		} else {
+			m.result = t.Out(0)
+		}
+	case 2:
+		if t.Out(1) != errType {
+			return nil, fmt.Errorf("%w: second result must be error, got %v", ErrBadMethod, t.Out(1))
+		}
+		m.result, m.hasErr = t.Out(0), true
+	default:
+		return nil, fmt.Errorf("%w: at most one result plus an error, got %d results", ErrBadMethod, t.NumOut())
+	}
+	if len(paramNames) > len(m.params) {
+		return nil, fmt.Errorf("%w: %d names for %d parameters", ErrBadMethod, len(paramNames), len(m.params))
+	}
+	m.names = make([]string, len(m.params))
+	for i := range m.params {
+		if i < len(paramNames) && paramNames[i] != "" {
+			m.names[i] = paramNames[i]
+		} else {
+			m.names[i] = fmt.Sprintf("arg%d", i)
+		}
+	}
+	if len(paramNames) == 0 && len(m.params) == 1 && !m.variadic {
+		p := m.params[0]
+		if p.Kind() == reflect.Pointer {
+			p = p.Elem()
+		}
+		m.objParam = p.Kind() == reflect.Struct && p != reflect.TypeFor[Func]()
+	}
+	if len(paramNames) == 0 {
+		c := *m
+		c.fn = reflect.Value{}
+		methodCache.Store(t, &c)
+	}
+	return m, nil
+}
+
+// ParamNames returns the parameter names (without the context).
+func (m *Method) ParamNames() []string { return append([]string(nil), m.names...) }
+
+// validName reports whether name may be registered: non-empty, valid UTF-8
+// not starting with "_" and not in the reserved "rpc." namespace.
+func validName(name string) bool {
+	return name != "" && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, "rpc.") &&
+		strings.ToValidUTF8(name, "") == name
+}

@@ -1,0 +1,76 @@
+package rpc
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Conn. The zero value is the default for every field.
+type Options struct {
+	// Registry holds methods shared by many Conns. The Conn's own methods
+	// (Conn.Register) are looked up first. Default: none.
+	Registry *Registry
+
+	// MaxConcurrency bounds the handlers running at once on this Conn.
+	// Default 64.
+	MaxConcurrency int
+	// MaxQueue bounds the requests waiting for a handler slot; past it a
+	// request is answered with CodeOverloaded at once. Default 1024.
+	MaxQueue int
+	// MaxBatch bounds the elements of one incoming batch. Default 1000.
+	MaxBatch int
+
+	// MaxPending bounds the pending entries: calls waiting for a response
+	// plus local functions stored for the peer to call. Past it the oldest
+	// entry is evicted: a waiting call fails with ErrEvicted, a stored
+	// function is dropped and a later rpc.callback on it is answered with
+	// CodeHandleEvicted. Default 10,000.
+	MaxPending int
+	// OnEvict, if set, is called with the ids of evicted entries (call ids
+	// in decimal, function ids as sent). It runs outside all locks, on the
+	// goroutine that caused the eviction; it must not block for long.
+	OnEvict func(ids []string)
+	// IgnoreEvicted answers rpc.callback on an evicted function with a null
+	// result instead of an error (notifications are ignored either way).
+	IgnoreEvicted bool
+
+	// CallTimeout bounds every Call (not Notify) in addition to its ctx.
+	// Default 0: no timeout beyond the ctx.
+	CallTimeout time.Duration
+
+	// NestedFuncs lets functions inside structs, maps and slices cross the
+	// wire, in arguments and results, both ways. Default off: only a
+	// function that is itself an argument or the result crosses; a nested
+	// one fails to encode.
+	NestedFuncs bool
+
+	// ExposeDetails puts internals in error data sent to the peer: a
+	// panic's value and stack, a returned error's Go type. Default off,
+	// right for anything reachable from a network: a panic is answered
+	// with a bare -32603 "Internal error".
+	ExposeDetails bool
+
+	// Logger, if set, receives debug records for problems no caller sees:
+	// unmatched responses, failed response sends, invalid peer messages.
+	// The package never logs otherwise.
+	Logger *slog.Logger
+	// OnError, if set, is called with the same problems as Logger, outside
+	// all locks.
+	OnError func(error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = 64
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 1024
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 10000
+	}
+	return o
+}

@@ -1,0 +1,475 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/peerd/peerd/binchannel"
+)
+
+// handlePacket parses one incoming packet and routes its messages. It runs
+// on the read loop and never blocks on a handler.
+func (c *Conn) handlePacket(p binchannel.Packet) {
+	env, err := ParseEnvelope(p.JSON, c.opts.MaxBatch)
+	if err != nil {
+		c.report(fmt.Errorf("%w: %w", ErrBadEnvelope, err))
+		c.sendReply(AppendResponse(nil, false, nil, nil, asError(err)), nil)
+		return
+	}
+	var b *batch
+	if env.Batch {
+		b = &batch{c: c, pending: 1}
+	}
+	for i := range env.Msgs {
+		m := &env.Msgs[i]
+		switch m.Kind {
+		case KindResponse:
+			c.deliver(m, p.Bins)
+		case KindInvalid:
+			c.report(fmt.Errorf("%w: invalid object (id %s)", ErrBadEnvelope, m.ID))
+			c.replyTo(b, b.reserve(), AppendResponse(nil, false, m.ID, nil, m.Invalid), nil)
+		case KindRequest:
+			c.serveRequest(m, p.Bins, b)
+		}
+	}
+	b.done()
+}
+
+// sendReply sends one response (or batch array) packet.
+func (c *Conn) sendReply(buf []byte, bins []binchannel.Binary) {
+	if err := c.send(c.ctx, binchannel.Packet{JSON: buf, Bins: bins}); err != nil && c.ctx.Err() == nil {
+		c.report(fmt.Errorf("rpc: sending response: %w", err))
+	}
+}
+
+// deliver hands a response to its waiting call.
+func (c *Conn) deliver(m *Message, bins []binchannel.Binary) {
+	id, err := strconv.ParseUint(string(m.ID), 10, 64)
+	var cl *call
+	if err == nil {
+		c.mu.Lock()
+		if cl = c.calls[id]; cl != nil {
+			delete(c.calls, id)
+			c.order.Remove(cl.elem)
+			c.releaseScopeLocked(cl)
+		}
+		c.mu.Unlock()
+	}
+	if cl == nil {
+		if m.Error != nil {
+			c.report(fmt.Errorf("rpc: peer reported an error for id %s: %w", m.ID, m.Error))
+		} else {
+			c.report(fmt.Errorf("rpc: response for unknown id %s", m.ID))
+		}
+		return
+	}
+	cl.done <- reply{msg: *m, bins: bins}
+}
+
+// serveRequest routes one request.
+func (c *Conn) serveRequest(m *Message, bins []binchannel.Binary, b *batch) {
+	if strings.HasPrefix(m.Method, "rpc.") {
+		c.serveExtension(m, bins, b)
+		return
+	}
+	meth := c.local.Lookup(m.Method)
+	if meth == nil {
+		meth = c.opts.Registry.Lookup(m.Method)
+	}
+	if meth == nil {
+		c.replyError(m, b, ErrMethodNotFound)
+		return
+	}
+	c.dispatch(m, bins, b, meth, 0)
+}
+
+// replyError answers m with e unless m is a notification.
+func (c *Conn) replyError(m *Message, b *batch, e *Error) {
+	if m.IsNotification() {
+		return
+	}
+	c.replyTo(b, b.reserve(), AppendResponse(nil, m.V1, m.ID, nil, e), nil)
+}
+
+// replyNull answers m with a null result unless m is a notification.
+func (c *Conn) replyNull(m *Message, b *batch) {
+	if m.IsNotification() {
+		return
+	}
+	c.replyTo(b, b.reserve(), AppendResponse(nil, m.V1, m.ID, nil, nil), nil)
+}
+
+// serveExtension handles the rpc.* methods.
+func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
+	switch m.Method {
+	case "rpc.cancel":
+		var ids []jsontext.Value
+		if err := json.Unmarshal(m.Params, &ids); err != nil {
+			c.replyError(m, b, invalidParams(err))
+			return
+		}
+		c.mu.Lock()
+		var cancels []context.CancelFunc
+		for _, id := range ids {
+			if f, ok := c.inflight[string(id)]; ok {
+				cancels = append(cancels, f)
+			}
+		}
+		c.mu.Unlock()
+		for _, f := range cancels {
+			f()
+		}
+		c.replyNull(m, b)
+	case "rpc.unbind", "rpc.keep":
+		var ids []string
+		if err := json.Unmarshal(m.Params, &ids); err != nil {
+			c.replyError(m, b, invalidParams(err))
+			return
+		}
+		c.mu.Lock()
+		for _, id := range ids {
+			cb, ok := c.callbacks[id]
+			if !ok {
+				continue
+			}
+			if m.Method == "rpc.keep" {
+				cb.scope = 0
+			} else {
+				delete(c.callbacks, id)
+				c.order.Remove(cb.elem)
+			}
+		}
+		c.mu.Unlock()
+		c.replyNull(m, b)
+	case "rpc.callback":
+		c.serveCallback(m, bins, b)
+	case "rpc.discover":
+		c.dispatch(m, bins, b, c.discoverMethod(), 0)
+	default:
+		c.replyError(m, b, ErrMethodNotFound)
+	}
+}
+
+// serveCallback runs a stored local function for rpc.callback.
+func (c *Conn) serveCallback(m *Message, bins []binchannel.Binary, b *batch) {
+	id, ok := firstString(m.Params)
+	if !ok {
+		c.replyError(m, b, ErrInvalidParams.withMessage(`Invalid params: want ["<function id>", args...]`))
+		return
+	}
+	c.mu.Lock()
+	cb := c.callbacks[id]
+	_, evicted := c.evicted[id]
+	c.mu.Unlock()
+	if cb == nil {
+		switch {
+		case evicted && c.opts.IgnoreEvicted:
+			c.replyNull(m, b)
+		case evicted:
+			c.replyError(m, b, ErrHandleEvicted.withMessage("Function handle evicted: "+id))
+		default:
+			c.replyError(m, b, ErrHandleNotFound.withMessage("Function handle not found: "+id))
+		}
+		return
+	}
+	meth := cb.method()
+	if meth == nil {
+		c.replyError(m, b, ErrInternal)
+		return
+	}
+	c.dispatch(m, bins, b, meth, 1)
+}
+
+// method adapts the callback's function once.
+func (cb *callback) method() *Method {
+	cb.once.Do(func() { cb.m, _ = newMethodValue(cb.fn, nil) })
+	return cb.m
+}
+
+// firstString returns the first element of a params array when it is a
+// string.
+func firstString(params jsontext.Value) (string, bool) {
+	if params.Kind() != '[' {
+		return "", false
+	}
+	dec := jsontext.NewDecoder(bytesReader(params))
+	if _, err := dec.ReadToken(); err != nil {
+		return "", false
+	}
+	tok, err := dec.ReadToken()
+	if err != nil || tok.Kind() != '"' {
+		return "", false
+	}
+	return tok.String(), true
+}
+
+// dispatch runs meth for m on a handler slot, or queues it, or refuses it
+// when the queue is full.
+func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Method, skip int) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	ctx = context.WithValue(ctx, connKey{}, c)
+	key := ""
+	if !m.IsNotification() {
+		c.mu.Lock()
+		if _, dup := c.inflight[string(m.ID)]; !dup {
+			key = string(m.ID)
+			c.inflight[key] = cancel
+		}
+		c.mu.Unlock()
+	}
+	slot := -1
+	if !m.IsNotification() {
+		slot = b.reserve()
+	}
+	task := func() { c.run(ctx, cancel, key, m, bins, b, slot, meth, skip) }
+	c.smu.Lock()
+	switch {
+	case c.running < c.opts.MaxConcurrency:
+		c.running++
+		c.wg.Add(1)
+		c.smu.Unlock()
+		go c.worker(task)
+	case len(c.queue) < c.opts.MaxQueue:
+		c.queue = append(c.queue, task)
+		c.smu.Unlock()
+	default:
+		c.smu.Unlock()
+		c.endRequest(key, cancel)
+		if slot >= 0 {
+			c.replyTo(b, slot, AppendResponse(nil, m.V1, m.ID, nil, ErrOverloaded), nil)
+		}
+	}
+}
+
+// worker runs task and then queued tasks until the queue is empty.
+func (c *Conn) worker(task func()) {
+	defer c.wg.Done()
+	for task != nil {
+		task()
+		c.smu.Lock()
+		if len(c.queue) > 0 {
+			task = c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+		} else {
+			task = nil
+			c.running--
+		}
+		c.smu.Unlock()
+	}
+}
+
+func (c *Conn) endRequest(key string, cancel context.CancelFunc) {
+	cancel()
+	if key != "" {
+		c.mu.Lock()
+		delete(c.inflight, key)
+		c.mu.Unlock()
+	}
+}
+
+// run decodes the params, calls the handler and answers.
+func (c *Conn) run(ctx context.Context, cancel context.CancelFunc, key string, m *Message,
+	bins []binchannel.Binary, b *batch, slot int, meth *Method, skip int) {
+	defer c.endRequest(key, cancel)
+	sc := &reqScope{notification: m.IsNotification()}
+	d := decoder{c: c, bins: bins, scope: sc}
+	var res any
+	args, err := d.args(meth, m.Params, skip)
+	if err == nil {
+		res, err = c.invoke(ctx, meth, args)
+	}
+	released := c.releaseScope(sc)
+	if sc.notification {
+		if len(released) > 0 {
+			ids := make([]any, len(released))
+			for i, id := range released {
+				ids[i] = id
+			}
+			if err := c.notify(c.ctx, "rpc.unbind", "", ids); err != nil && c.ctx.Err() == nil {
+				c.report(err)
+			}
+		}
+		if err != nil {
+			c.report(fmt.Errorf("rpc: notification %s: %w", m.Method, err))
+		}
+		return
+	}
+	c.replyResult(b, slot, m, res, err)
+}
+
+// invoke calls meth, turning a panic into an internal error.
+func (c *Conn) invoke(ctx context.Context, meth *Method, args []reflect.Value) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.panicError(r)
+		}
+	}()
+	if meth.hasCtx {
+		args = append([]reflect.Value{reflect.ValueOf(&ctx).Elem()}, args...)
+	}
+	var out []reflect.Value
+	if meth.variadic {
+		out = meth.fn.CallSlice(args)
+	} else {
+		out = meth.fn.Call(args)
+	}
+	if meth.result != nil {
+		res = out[0].Interface()
+	}
+	if meth.hasErr {
+		if e := out[len(out)-1]; !e.IsNil() {
+			err = e.Interface().(error)
+		}
+	}
+	return res, err
+}
+
+func (c *Conn) panicError(r any) *Error {
+	if !c.opts.ExposeDetails {
+		return ErrInternal
+	}
+	data, _ := json.Marshal(map[string]string{"panic": fmt.Sprint(r), "stack": string(debug.Stack())})
+	return ErrInternal.withData(data)
+}
+
+// wireError converts a handler's error for the wire.
+func (c *Conn) wireError(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e != nil:
+		return e
+	case errors.Is(err, context.Canceled):
+		return ErrRemoteCancel
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeTimeout, Message: "Deadline exceeded"}
+	}
+	e = &Error{Code: CodeServerError, Message: err.Error()}
+	if c.opts.ExposeDetails {
+		e.Data, _ = json.Marshal(map[string]string{"type": fmt.Sprintf("%T", err)})
+	}
+	return e
+}
+
+// batch collects the responses to one incoming message. A nil *batch is a
+// single message: replies go out at once.
+type batch struct {
+	c *Conn
+	// mu guards the fields below. Encoding a result happens under it so
+	// that binary indices number the whole batch; it is private to this
+	// batch, so user marshalers cannot re-enter it.
+	mu      sync.Mutex
+	parts   [][]byte
+	bins    []binchannel.Binary
+	pending int // reserved slots not yet filled, +1 while routing
+}
+
+// reserve claims a response slot.
+func (b *batch) reserve() int {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.parts = append(b.parts, nil)
+	b.pending++
+	return len(b.parts) - 1
+}
+
+// replyTo fills a batch slot with an encoded response, or sends it when b
+// is nil.
+func (c *Conn) replyTo(b *batch, slot int, buf []byte, bins []binchannel.Binary) {
+	if b == nil {
+		c.sendReply(buf, bins)
+		return
+	}
+	b.mu.Lock()
+	b.parts[slot] = buf
+	b.bins = append(b.bins, bins...)
+	b.mu.Unlock()
+	b.done()
+}
+
+// done releases one pending count and sends the batch when none is left.
+func (b *batch) done() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.pending--
+	if b.pending > 0 {
+		b.mu.Unlock()
+		return
+	}
+	parts, bins := b.parts, b.bins
+	b.mu.Unlock()
+	if len(parts) == 0 {
+		return // all notifications: nothing to send
+	}
+	size := 1
+	for _, p := range parts {
+		size += len(p) + 1
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, p := range parts {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, p...)
+	}
+	buf = append(buf, ']')
+	b.c.sendReply(buf, bins)
+}
+
+// replyResult encodes a handler's outcome into slot (or sends it).
+func (c *Conn) replyResult(b *batch, slot int, m *Message, res any, herr error) {
+	if b != nil {
+		b.mu.Lock()
+	}
+	e := encoder{c: c}
+	if b != nil {
+		e.bins = b.bins
+	}
+	var out []byte
+	if herr == nil {
+		var err error
+		if out, err = e.appendValue(nil, res); err != nil {
+			c.dropCallbacks(e.cbs)
+			herr = ErrInternal
+			if c.opts.ExposeDetails {
+				herr = ErrInternal.withMessage("Internal error: encoding result: " + err.Error())
+			}
+			e.bins = b.binsOrNil()
+		}
+	}
+	var we *Error
+	if herr != nil {
+		we = c.wireError(herr)
+		out = nil
+	}
+	buf := AppendResponse(nil, m.V1, m.ID, out, we)
+	if b == nil {
+		c.sendReply(buf, e.bins)
+		return
+	}
+	b.parts[slot] = buf
+	b.bins = e.bins
+	b.mu.Unlock()
+	b.done()
+}
+
+func (b *batch) binsOrNil() []binchannel.Binary {
+	if b == nil {
+		return nil
+	}
+	return b.bins
+}
