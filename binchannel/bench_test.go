@@ -1,0 +1,82 @@
+package binchannel
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+var benchSizes = []int{1 << 10, 64 << 10, 1 << 20, 16 << 20}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dKiB", n>>10)
+}
+
+// benchPipe sends b.N packets, each one binary of size bytes, over a pipe
+// and receives them on the benchmark goroutine.
+func benchPipe(b *testing.B, size int) {
+	ctx := context.Background()
+	ta, tb := NewPipe(PipeOptions{})
+	a, r := New(ta), New(tb)
+	defer a.Close()
+	defer r.Close()
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	p := Packet{JSON: []byte(`{"data":{"$bin":0}}`), Bins: []Binary{BytesBinary(payload)}}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if err := a.SendPacket(ctx, p); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		got, err := r.RecvPacket(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got.Bins[0].Len() != int64(size) {
+			b.Fatalf("got %d bytes", got.Bins[0].Len())
+		}
+	}
+	b.StopTimer()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkPipe moves binaries over the in-memory pipe; the copy
+// sub-benchmark is the baseline: one copy() of the same bytes.
+func BenchmarkPipe(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(sizeName(size)+"/binchannel", func(b *testing.B) { benchPipe(b, size) })
+		b.Run(sizeName(size)+"/copy", func(b *testing.B) {
+			src := make([]byte, size)
+			dst := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				copy(dst, src)
+			}
+		})
+	}
+}
+
+// BenchmarkPackets1KiB reports packets per second for small packets: a
+// skeleton with one 1 KiB binary.
+func BenchmarkPackets1KiB(b *testing.B) {
+	benchPipe(b, 1<<10)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}

@@ -1,0 +1,176 @@
+package binchannel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// WebSocketOptions configure NewWebSocket. The zero value means every
+// default.
+type WebSocketOptions struct {
+	// MaxMessageSize is the largest message sent or accepted, in bytes; it
+	// becomes the connection's read limit. Both ends must use the same
+	// value. Default 1 MiB.
+	MaxMessageSize int
+	// CloseTimeout bounds the close frame written by Close. Default 1s.
+	CloseTimeout time.Duration
+}
+
+// NewWebSocket returns a Transport over a gorilla/websocket connection: one
+// binchannel message is one binary WebSocket message.
+//
+// WriteMessage writes the parts through one NextWriter, so they are not
+// merged into a buffer first; calls are serialised, as gorilla requires one
+// writer at a time. A ctx deadline becomes the write deadline; cancelling
+// ctx aborts a blocked write or read, after which the connection is
+// unusable (gorilla cannot resume a half-written or half-read frame).
+// Text messages are handed up like binary ones; the Channel rejects them
+// as malformed.
+func NewWebSocket(conn *websocket.Conn, o WebSocketOptions) Transport {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = 1 << 20
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = time.Second
+	}
+	conn.SetReadLimit(int64(o.MaxMessageSize))
+	return &wsTransport{conn: conn, o: o}
+}
+
+type wsTransport struct {
+	conn *websocket.Conn
+	o    WebSocketOptions
+
+	// wmu serialises writers: it guards the connection's write side,
+	// including its write deadline.
+	wmu sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// abortOn arranges for set(time.Now()) to run when ctx is done and returns a
+// function that cancels that and reports whether it had run (waiting for it
+// to finish if so).
+func abortOn(ctx context.Context, set func(time.Time) error) func() bool {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = set(time.Now())
+		close(done)
+	})
+	return func() bool {
+		if stop() {
+			return false
+		}
+		<-done
+		return true
+	}
+}
+
+func (w *wsTransport) WriteMessage(ctx context.Context, parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > w.o.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, n, w.o.MaxMessageSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	deadline, _ := ctx.Deadline()
+	if err := w.conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	aborted := abortOn(ctx, w.conn.NetConn().SetWriteDeadline)
+	err := w.writeParts(parts)
+	if aborted() {
+		return ctx.Err()
+	}
+	return err
+}
+
+func (w *wsTransport) writeParts(parts [][]byte) error {
+	wr, err := w.conn.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return w.mapErr(err)
+	}
+	for _, p := range parts {
+		if _, err := wr.Write(p); err != nil {
+			_ = wr.Close()
+			return w.mapErr(err)
+		}
+	}
+	return w.mapErr(wr.Close())
+}
+
+func (w *wsTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	aborted := abortOn(ctx, w.conn.NetConn().SetReadDeadline)
+	msg, err := w.readMessage()
+	if aborted() {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{msg}, nil
+}
+
+func (w *wsTransport) readMessage() ([]byte, error) {
+	_, r, err := w.conn.NextReader()
+	if err != nil {
+		return nil, w.mapErr(err)
+	}
+	buf := make([]byte, 0, min(32<<10, w.o.MaxMessageSize))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, w.mapErr(err)
+		}
+	}
+}
+
+func (w *wsTransport) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return fmt.Errorf("%w: over %d bytes: %w", ErrMessageTooLarge, w.o.MaxMessageSize, err)
+	}
+	if errors.Is(err, websocket.ErrCloseSent) || websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}
+
+func (w *wsTransport) MaxMessageSize() int { return w.o.MaxMessageSize }
+
+func (w *wsTransport) Close() error {
+	w.closeOnce.Do(func() {
+		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+		_ = w.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(w.o.CloseTimeout))
+		w.closeErr = w.conn.Close()
+	})
+	return w.closeErr
+}
