@@ -74,10 +74,15 @@ func (e *encoder) appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, x...), nil
 	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Func {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Func {
 		return e.appendFunc(dst, rv)
 	}
-	b, err := json.Marshal(v, e.options()...)
+	var opts []json.Options
+	if !isPlain(rv.Type()) {
+		opts = e.options()
+	}
+	b, err := json.Marshal(v, opts...)
 	if err != nil {
 		return dst, err
 	}
@@ -177,6 +182,9 @@ func (d *decoder) unmarshal(raw jsontext.Value, ptr any) error {
 		*v = append((*v)[:0], raw...)
 		return nil
 	}
+	if isPlain(rv.Type()) {
+		return json.Unmarshal(raw, ptr)
+	}
 	return json.Unmarshal(raw, ptr, d.options()...)
 }
 
@@ -188,6 +196,9 @@ func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
 			return err
 		}
 		return d.decodeFunc(raw, ptr)
+	}
+	if isPlain(ptr.Type()) {
+		return json.UnmarshalDecode(dec, ptr.Interface())
 	}
 	return json.UnmarshalDecode(dec, ptr.Interface(), d.options()...)
 }

@@ -21,14 +21,14 @@ type point struct {
 
 type files struct{ names []string }
 
-func (f *files) List() []string                                { return f.names }
-func (f *files) Count(ctx context.Context) (int, error)        { return len(f.names), nil }
-func (f *files) Get(i int) (string, error)                     { return f.names[i], nil }
-func (f *files) Fail() error                                   { return errors.New("no luck") }
-func (f *files) Chan(ch chan int)                              {} // not usable: skipped
-func (f *files) TwoResults() (int, int)                        { return 1, 2 }
-func (f *files) URLFor(name string) string                     { return "peerd://" + name }
-func (f *files) unexported() int                               { return 0 } //nolint:unused
+func (f *files) List() []string                                 { return f.names }
+func (f *files) Count(ctx context.Context) (int, error)         { return len(f.names), nil }
+func (f *files) Get(i int) (string, error)                      { return f.names[i], nil }
+func (f *files) Fail() error                                    { return errors.New("no luck") }
+func (f *files) Chan(ch chan int)                               {} // not usable: skipped
+func (f *files) TwoResults() (int, int)                         { return 1, 2 }
+func (f *files) URLFor(name string) string                      { return "peerd://" + name }
+func (f *files) unexported() int                                { return 0 } //nolint:unused
 func (f *files) Move(ctx context.Context, p point) (int, error) { return p.X + p.Y, nil }
 
 func TestCallShapes(t *testing.T) {
