@@ -4,6 +4,8 @@
 //
 //	go run ./bench -quick
 //	go run ./bench -suites throughput -sizes 64KiB,256KiB -reps 5
+//
+// `peerd bench` runs the same command.
 package main
 
 import (
@@ -11,13 +13,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/peerd/peerd/bench/harness"
 )
@@ -25,118 +23,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := harness.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
 		os.Exit(2)
 	}
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "small sizes and few repetitions: finishes in under a minute")
-	suites := fs.String("suites", "", "comma-separated suites to run (default all: "+strings.Join(harness.AllSuites, ",")+")")
-	cases := fs.String("cases", "", "comma-separated substrings: keep only matching cases (and their baselines)")
-	sizes := fs.String("sizes", "", "comma-separated throughput payload sizes, e.g. 1KiB,64KiB,16MiB")
-	reps := fs.Int("reps", 0, "repetitions per figure (default 5, quick 3)")
-	bytesFlag := fs.String("bytes", "", "bytes moved per throughput measurement (default 64MiB, quick 8MiB)")
-	rtts := fs.Int("roundtrips", 0, "round trips per latency measurement (default 2000, quick 300)")
-	memBytes := fs.String("memory-bytes", "", "bytes moved by the memory suite (default 1GiB, quick 64MiB)")
-	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size (default 2m, quick 20s)")
-	out := fs.String("out", "bench-out", "directory for results.json, results.txt and charts")
-	total := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var cfg harness.Config
-	if *quick {
-		cfg = harness.Quick()
-	}
-	cfg.Progress = stderr
-	if *suites != "" {
-		cfg.Suites = splitList(*suites)
-	}
-	if *cases != "" {
-		cfg.Cases = splitList(*cases)
-	}
-	if *sizes != "" {
-		cfg.Sizes = nil
-		for _, s := range splitList(*sizes) {
-			n, err := parseSize(s)
-			if err != nil {
-				return err
-			}
-			cfg.Sizes = append(cfg.Sizes, int(n))
-		}
-	}
-	if *reps > 0 {
-		cfg.Reps = *reps
-	}
-	if *rtts > 0 {
-		cfg.RoundTrips = *rtts
-	}
-	if *timeout > 0 {
-		cfg.CaseTimeout = *timeout
-	}
-	for _, f := range []struct {
-		s   string
-		dst *int64
-	}{{*bytesFlag, &cfg.Bytes}, {*memBytes, &cfg.MemoryBytes}} {
-		if f.s == "" {
-			continue
-		}
-		n, err := parseSize(f.s)
-		if err != nil {
-			return err
-		}
-		*f.dst = n
-	}
-	ctx, cancel := context.WithTimeout(ctx, *total)
-	defer cancel()
-	rep, runErr := harness.Run(ctx, cfg)
-	if rep == nil {
-		return runErr
-	}
-	fmt.Fprintln(stdout)
-	if err := rep.WriteTable(stdout); err != nil {
-		return err
-	}
-	paths, err := rep.WriteFiles(*out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nwrote %s (in %s)\n", strings.Join(paths, ", "), rep.Elapsed.Round(time.Millisecond))
-	return runErr
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// parseSize reads a byte count such as 4096, 64KiB, 16MiB or 1GiB.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	num := s
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			mult, num = u.m, strings.TrimSuffix(s, u.suffix)
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("bad size %q: want a positive count such as 4096, 64KiB, 16MiB or 1GiB", s)
-	}
-	return n * mult, nil
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestParseSize(t *testing.T) {
 func TestRunTinyWritesTable(t *testing.T) {
 	var out, errb bytes.Buffer
 	dir := t.TempDir()
-	err := run(context.Background(), []string{"-suites", "latency", "-cases", "tcp ping", "-reps", "1", "-roundtrips", "10", "-out", dir}, &out, &errb)
+	err := Main(context.Background(), []string{"-suites", "latency", "-cases", "tcp ping", "-reps", "1", "-roundtrips", "10", "-out", dir}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	assert.Contains(t, out.String(), "tcp ping-pong")
 	assert.Contains(t, out.String(), "wrote "+dir)
@@ -33,6 +33,6 @@ func TestRunTinyWritesTable(t *testing.T) {
 
 func TestRunRejectsBadFlags(t *testing.T) {
 	var out, errb bytes.Buffer
-	assert.Error(t, run(context.Background(), []string{"-sizes", "big"}, &out, &errb))
-	assert.Error(t, run(context.Background(), []string{"-nope"}, &out, &errb))
+	assert.Error(t, Main(context.Background(), []string{"-sizes", "big"}, &out, &errb))
+	assert.Error(t, Main(context.Background(), []string{"-nope"}, &out, &errb))
 }
