@@ -1,10 +1,12 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -151,11 +153,35 @@ func (c *Client) JoinWith(ctx context.Context, req JoinRequest) (JoinResult, err
 // it for the recipient: errors.Is(err, ErrUnknownPeer) when the peer is not
 // (or no longer) in the room.
 func (c *Client) Signal(ctx context.Context, to string, payload json.RawMessage) error {
+	if err := checkPayload(payload); err != nil {
+		return err
+	}
 	cc, err := c.conn()
 	if err != nil {
 		return err
 	}
 	return remoteErr(cc.rc.Call(ctx, methodSend, nil, sendParams{To: to, Payload: jsontext.Value(payload)}))
+}
+
+// checkPayload refuses what cannot travel: invalid JSON, and the
+// placeholder form {"$bin":N} that binchannel reserves for binary values.
+func checkPayload(p json.RawMessage) error {
+	if len(p) == 0 {
+		return fmt.Errorf("%w: empty payload", ErrBadRequest)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(p))
+	for {
+		tok, err := dec.ReadToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: payload is not valid JSON: %v", ErrBadRequest, err)
+		}
+		if tok.Kind() == '"' && tok.String() == binchannel.PlaceholderKey {
+			return fmt.Errorf("%w: payload may not contain the string %q (reserved by binchannel)", ErrBadRequest, binchannel.PlaceholderKey)
+		}
+	}
 }
 
 // Leave leaves the room; the connection stays open and may join again.
