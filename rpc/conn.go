@@ -280,6 +280,7 @@ func (c *Conn) recordEvictedLocked(id string) {
 func (c *Conn) afterEvict(ids []string, failed []*call) {
 	for _, cl := range failed {
 		cl.done <- reply{err: fmt.Errorf("%w: call %d", ErrEvicted, cl.id)}
+		c.sendCancel(cl.id) // free the peer's handler too
 	}
 	if len(ids) > 0 && c.opts.OnEvict != nil {
 		c.opts.OnEvict(ids)

@@ -198,10 +198,11 @@ func parsePlaceholder(v jsontext.Value) (id string, ok bool) {
 	if err != nil || val.Kind() != '"' {
 		return "", false
 	}
+	id = val.String() // tokens are voided by the next read
 	if end, err := dec.ReadToken(); err != nil || end.Kind() != '}' {
 		return "", false
 	}
-	return val.String(), true
+	return id, true
 }
 
 // makeStub builds a function of type ft that calls the handle f. A leading

@@ -282,11 +282,7 @@ func (c *Conn) run(ctx context.Context, cancel context.CancelFunc, key string, m
 	defer c.endRequest(key, cancel)
 	sc := &reqScope{notification: m.IsNotification()}
 	d := decoder{c: c, bins: bins, scope: sc}
-	var res any
-	args, err := d.args(meth, m.Params, skip)
-	if err == nil {
-		res, err = c.invoke(ctx, meth, args)
-	}
+	res, err := c.invoke(ctx, meth, func() ([]reflect.Value, error) { return d.args(meth, m.Params, skip) })
 	released := c.releaseScope(sc)
 	if sc.notification {
 		if len(released) > 0 {
@@ -307,12 +303,17 @@ func (c *Conn) run(ctx context.Context, cancel context.CancelFunc, key string, m
 }
 
 // invoke calls meth, turning a panic into an internal error.
-func (c *Conn) invoke(ctx context.Context, meth *Method, args []reflect.Value) (res any, err error) {
+// Decoding (which may run user unmarshalers) is covered too.
+func (c *Conn) invoke(ctx context.Context, meth *Method, decode func() ([]reflect.Value, error)) (res any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = c.panicError(r)
 		}
 	}()
+	args, err := decode()
+	if err != nil {
+		return nil, err
+	}
 	if meth.hasCtx {
 		args = append([]reflect.Value{reflect.ValueOf(&ctx).Elem()}, args...)
 	}

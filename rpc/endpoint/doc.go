@@ -1,0 +1,27 @@
+// Package endpoint makes an rpc.Registry reachable by plain JSON-RPC 2.0
+// clients (curl, jayson, json-rpc-2.0, any language) over three carriers,
+// each optionally under TLS:
+//
+//   - HTTP: one request or batch per POST body, answered in the response
+//     body (Server.ServeHTTP, an http.Handler);
+//   - TCP: newline-delimited JSON, one JSON text per line, bidirectional
+//     (Server.Serve);
+//   - WebSocket: one JSON text per text frame, bidirectional (the same
+//     http.Handler upgrades GET requests that ask for it).
+//
+// Over TCP and WebSocket every connection is an rpc.Conn, so the server can
+// call the client back (rpc.ConnFromContext in a handler) and many requests
+// run at once per connection. Over HTTP each POST is served by a short-lived
+// rpc.Conn and answered when its handlers have returned.
+//
+// Dial returns a Client for any of the carriers, chosen by the URL scheme
+// (http, https, tcp, tls, ws, wss), with Call, Notify, CallNamed and a Batch
+// builder. Relay binds a local method name to a method of a remote Caller, so
+// a public endpoint can forward to a private one. Hooks observe every
+// request, response and error on every endpoint.
+//
+// The wire formats are in docs/PROTOCOL.md, section 7.
+//
+// Concurrency: Server and Client are safe for concurrent use by many
+// goroutines; hooks are called outside all locks, possibly concurrently.
+package endpoint

@@ -1,0 +1,138 @@
+package endpoint
+
+import (
+	"crypto/tls"
+	"net/http"
+	"time"
+
+	"github.com/peerd/peerd/rpc"
+)
+
+// Defaults of Options and ClientOptions.
+const (
+	DefaultMaxMessageSize    = 1 << 20
+	DefaultClientMaxMessage  = 16 << 20
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultMaxConns          = 1000
+)
+
+// Options configures a Server. The zero value is the default for every
+// field.
+type Options struct {
+	// RPC configures the rpc.Conn serving each TCP and WebSocket connection
+	// and each HTTP request. Its Registry field is replaced by the
+	// Server's registry. Its limits (MaxConcurrency, MaxQueue, MaxBatch)
+	// apply per connection and per HTTP request.
+	RPC rpc.Options
+
+	// MaxMessageSize bounds one incoming message: a TCP line (without its
+	// newline), a WebSocket frame, an HTTP body. Default 1 MiB.
+	MaxMessageSize int
+	// IdleTimeout bounds the wait for the first byte of the next message
+	// on a TCP or WebSocket connection (and the idle time between HTTP
+	// requests on a server started by ServeHTTP). Default 5 minutes; < 0
+	// disables it.
+	IdleTimeout time.Duration
+	// ReadTimeout bounds the reading of one message once its first byte
+	// arrived (TCP line, WebSocket frame, HTTP body), against slow-loris
+	// clients. Default 30 seconds; < 0 disables it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the writing of one message (an HTTP response on
+	// a server started by ServeHTTP). Default 30 seconds; < 0 disables it.
+	WriteTimeout time.Duration
+	// ReadHeaderTimeout bounds the reading of an HTTP request's headers
+	// on a server started by ServeHTTP (a Handler mounted in your own
+	// http.Server uses your server's settings). Default 10 seconds.
+	ReadHeaderTimeout time.Duration
+	// TLSConfig, when set, makes Serve and ServeHTTP speak TLS on their
+	// listener. It must hold a certificate (Certificates or
+	// GetCertificate).
+	TLSConfig *tls.Config
+
+	// MaxConns bounds the TCP plus WebSocket connections served at once.
+	// Past it Serve stops accepting until one ends, and WebSocket
+	// upgrades are refused with 503. Default 1000.
+	MaxConns int
+	// DisableWebSocket makes the Handler refuse WebSocket upgrades (the
+	// GET is then answered with the description).
+	DisableWebSocket bool
+	// CheckOrigin decides whether a WebSocket upgrade from a browser page
+	// is allowed. Default: the Origin header, when present, must match
+	// the request's Host.
+	CheckOrigin func(r *http.Request) bool
+
+	// Name is the "name" in the GET description. Default "peerd".
+	Name string
+
+	// Hooks observe requests, responses and errors on every endpoint.
+	Hooks Hooks
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	o.IdleTimeout = orDefault(o.IdleTimeout, DefaultIdleTimeout)
+	o.ReadTimeout = orDefault(o.ReadTimeout, DefaultReadTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.Name == "" {
+		o.Name = "peerd"
+	}
+	return o
+}
+
+// orDefault maps 0 to def and a negative duration to 0 (disabled).
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// ClientOptions configures Dial. The zero value is the default for every
+// field.
+type ClientOptions struct {
+	// RPC configures the client's rpc.Conn over TCP and WebSocket: put
+	// the methods the server may call back in RPC.Registry (or register
+	// them on Client.Conn). Unused over HTTP.
+	RPC rpc.Options
+	// TLSConfig is used for https, tls and wss URLs. Default: the system
+	// roots and the URL's host name.
+	TLSConfig *tls.Config
+	// MaxMessageSize bounds one incoming response (line, frame or body).
+	// Default 16 MiB.
+	MaxMessageSize int
+	// ReadTimeout bounds the reading of one message once its first byte
+	// arrived (TCP, WebSocket). Default 30 seconds; < 0 disables it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the writing of one message (TCP, WebSocket).
+	// Default 30 seconds; < 0 disables it.
+	WriteTimeout time.Duration
+	// HTTPClient sends the POSTs of an http or https Client. Default: a
+	// client of its own using TLSConfig.
+	HTTPClient *http.Client
+	// Header holds extra headers for HTTP requests and the WebSocket
+	// handshake (Authorization, for instance).
+	Header http.Header
+}
+
+func (o ClientOptions) withDefaults() ClientOptions {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultClientMaxMessage
+	}
+	o.ReadTimeout = orDefault(o.ReadTimeout, DefaultReadTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	return o
+}
