@@ -50,6 +50,10 @@ type Options struct {
 	// with a bare -32603 "Internal error".
 	ExposeDetails bool
 
+	// ServiceName and ServiceVersion fill the info object of the
+	// rpc.discover document. Defaults "peerd" and "0.0.0".
+	ServiceName, ServiceVersion string
+
 	// Logger, if set, receives debug records for problems no caller sees:
 	// unmatched responses, failed response sends, invalid peer messages.
 	// The package never logs otherwise.

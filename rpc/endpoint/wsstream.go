@@ -1,0 +1,142 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsStream is an rpc.MessageStream of JSON texts in WebSocket text frames.
+// It is safe for concurrent WriteMessage calls (they are serialised), one
+// ReadMessage at a time and Close from anywhere.
+type wsStream struct {
+	ws  *websocket.Conn
+	cfg lineConfig // max, idle, read and write apply; replyTooLong is unused
+
+	// wmu serialises data frame writes.
+	wmu sync.Mutex
+
+	// dmu guards readStop, so that a cancelled read is never given a new
+	// deadline.
+	dmu      sync.Mutex
+	readStop bool
+
+	closeOnce sync.Once
+}
+
+func newWSStream(ws *websocket.Conn, cfg lineConfig) *wsStream {
+	s := &wsStream{ws: ws, cfg: cfg}
+	ws.SetReadLimit(int64(cfg.max))
+	ws.SetPingHandler(func(data string) error {
+		// A ping is a sign of life: the idle timeout starts again.
+		s.setReadDeadline(cfg.idle)
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+			return err
+		}
+		return nil
+	})
+	return s
+}
+
+func (s *wsStream) setReadDeadline(d time.Duration) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	switch {
+	case s.readStop:
+		_ = s.ws.SetReadDeadline(longAgo)
+	case d > 0:
+		_ = s.ws.SetReadDeadline(time.Now().Add(d))
+	default:
+		_ = s.ws.SetReadDeadline(time.Time{})
+	}
+}
+
+// ReadMessage returns the payload of the next text frame.
+func (s *wsStream) ReadMessage(ctx context.Context) ([]byte, error) {
+	s.dmu.Lock()
+	s.readStop = false
+	s.dmu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		s.dmu.Lock()
+		s.readStop = true
+		_ = s.ws.SetReadDeadline(longAgo)
+		s.dmu.Unlock()
+	})
+	defer stop()
+	b, err := s.read()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return b, err
+}
+
+func (s *wsStream) read() ([]byte, error) {
+	s.setReadDeadline(s.cfg.idle)
+	typ, r, err := s.ws.NextReader()
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	if typ != websocket.TextMessage {
+		s.closeWith(websocket.CloseUnsupportedData, "text frames only")
+		return nil, ErrTextOnly
+	}
+	s.setReadDeadline(s.cfg.read)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return b, nil
+}
+
+func (s *wsStream) mapErr(err error) error {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return fmt.Errorf("%w: frame longer than %d bytes", ErrMessageTooLarge, s.cfg.max)
+	}
+	return err
+}
+
+// WriteMessage sends msg as one text frame.
+func (s *wsStream) WriteMessage(ctx context.Context, msg []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var dl time.Time
+	if s.cfg.write > 0 {
+		dl = time.Now().Add(s.cfg.write)
+	}
+	if d, ok := ctx.Deadline(); ok && (dl.IsZero() || d.Before(dl)) {
+		dl = d
+	}
+	_ = s.ws.SetWriteDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { _ = s.ws.UnderlyingConn().SetWriteDeadline(longAgo) })
+	defer stop()
+	err := s.ws.WriteMessage(websocket.TextMessage, msg)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// closeWith sends a close frame (best effort) and closes the connection.
+func (s *wsStream) closeWith(code int, text string) {
+	s.closeOnce.Do(func() {
+		_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
+			time.Now().Add(time.Second))
+		_ = s.ws.Close()
+	})
+}
+
+// Close sends a normal close frame and closes the connection; it is
+// idempotent.
+func (s *wsStream) Close() error {
+	s.closeWith(websocket.CloseNormalClosure, "")
+	return nil
+}
