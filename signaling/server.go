@@ -100,12 +100,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newServerConn(s, ws, addr, r)
+	c.start()
 	s.mu.Lock()
-	s.conns[c] = struct{}{}
+	closing := s.closing
+	if !c.released {
+		s.conns[c] = struct{}{}
+	}
 	s.mu.Unlock()
 	s.stats.connsTotal.Add(1)
 	log.Debug("signaling: connected", "remote", addr)
-	c.start()
+	c.open()
+	if closing {
+		c.shut(ReasonShutdown)
+	}
 }
 
 var errConnLimit = errors.New("signaling: too many connections from this address")
@@ -130,6 +137,7 @@ func (s *Server) release(c *serverConn, addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c != nil {
+		c.released = true
 		delete(s.conns, c)
 	}
 	if s.perAddr[addr]--; s.perAddr[addr] <= 0 {

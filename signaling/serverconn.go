@@ -24,7 +24,9 @@ type serverConn struct {
 	live *liveness
 	rc   *rpc.Conn
 
-	endOnce sync.Once
+	ready    chan struct{} // closed by open: reads wait for it
+	endOnce  sync.Once
+	released bool // guarded by Server.mu: set once the server forgot c
 }
 
 // sessionKey stores the *serverConn as the rpc.Conn's session value.
@@ -40,11 +42,11 @@ func newServerConn(s *Server, ws *websocket.Conn, addr string, r *http.Request) 
 	return c
 }
 
-// start wires the layers and starts serving.
+// start wires the layers; reading waits for open.
 func (c *serverConn) start() {
 	o := &c.srv.opts
 	c.live = newLiveness(c.ws, o.PingInterval, o.PongTimeout, c.onDead)
-	ready := make(chan struct{})
+	c.ready = make(chan struct{})
 	t := &meteredTransport{
 		Transport: binchannel.NewWebSocket(c.ws, binchannel.WebSocketOptions{MaxMessageSize: o.MaxMessageSize}),
 		live:      c.live,
@@ -54,7 +56,7 @@ func (c *serverConn) start() {
 			c.srv.opts.Logger.Info("signaling: message flood, closing", "remote", c.addr)
 		},
 		onEnd: c.end,
-		ready: ready,
+		ready: c.ready,
 	}
 	co := channelOptions(o.MaxMessageSize)
 	co.OnError = func(error) { c.srv.stats.addError("malformed") }
@@ -67,8 +69,10 @@ func (c *serverConn) start() {
 		OnError:        func(error) { c.srv.stats.addError("protocol") },
 	})
 	c.rc.SetValue(sessionKey{}, c)
-	close(ready)
 }
+
+// open lets the connection read requests.
+func (c *serverConn) open() { close(c.ready) }
 
 // channelOptions bounds a signaling connection's binchannel to one
 // WebSocket message per packet.
