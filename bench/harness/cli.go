@@ -44,7 +44,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *sizes != "" {
 		cfg.Sizes = nil
 		for _, s := range splitList(*sizes) {
-			n, err := parseSize(s)
+			n, err := ParseSize(s)
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if f.s == "" {
 			continue
 		}
-		n, err := parseSize(f.s)
+		n, err := ParseSize(f.s)
 		if err != nil {
 			return err
 		}
@@ -101,8 +101,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseSize reads a byte count such as 4096, 64KiB, 16MiB or 1GiB.
-func parseSize(s string) (int64, error) {
+// ParseSize reads a byte count such as 4096, 64KiB, 16MiB or 1GiB.
+func ParseSize(s string) (int64, error) {
 	mult := int64(1)
 	num := s
 	for _, u := range []struct {

@@ -12,12 +12,12 @@ import (
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"4096": 4096, "64KiB": 64 << 10, "16MiB": 16 << 20, "1GiB": 1 << 30, "10B": 10}
 	for in, want := range good {
-		got, err := parseSize(in)
+		got, err := ParseSize(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
 	for _, in := range []string{"", "0", "-1KiB", "KiB", "1.5MiB", "99999999999GiB", "12XB"} {
-		_, err := parseSize(in)
+		_, err := ParseSize(in)
 		assert.Error(t, err, in)
 	}
 }

@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/peerd/peerd/binchannel"
+	"github.com/peerd/peerd/rpc"
+)
+
+// binSkeleton is the JSON skeleton of a throughput packet: one binary.
+var binSkeleton = []byte(`{"data":{"$bin":0}}`)
+
+// wsMaxMessage is the WebSocket message limit both binchannel ends use.
+const wsMaxMessage = 1 << 20
+
+func init() {
+	throughputCases = append(throughputCases,
+		ThroughputCase{Name: "binchannel pipe", Baseline: "copy", Setup: setupBinchannelPipe},
+		ThroughputCase{Name: "binchannel websocket", Baseline: "websocket", Setup: setupBinchannelWS},
+	)
+	latencyCases = append(latencyCases,
+		LatencyCase{Name: "rpc pipe", Baseline: "net/rpc pipe", Setup: setupRPCPipe},
+		LatencyCase{Name: "rpc websocket", Baseline: "websocket ping-pong", Setup: setupRPCWebSocket},
+	)
+	memoryCases = append(memoryCases, "binchannel pipe")
+	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
+		c["binchannel chunk size"] = "200000 (default)"
+		c["binchannel websocket max message"] = sizeName(wsMaxMessage)
+	})
+}
+
+// binchannelMover sends payload-sized binaries from a to b, one packet each.
+func binchannelMover(a, b binchannel.Transport, payload int, cleanup func()) Mover {
+	ca, cb := binchannel.New(a), binchannel.New(b)
+	buf := make([]byte, payload)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	pkt := binchannel.Packet{JSON: binSkeleton, Bins: []binchannel.Binary{binchannel.BytesBinary(buf)}}
+	recv := func() (int, error) {
+		p, err := cb.RecvPacket(context.Background())
+		if err != nil {
+			return 0, err
+		}
+		if len(p.Bins) != 1 {
+			return 0, fmt.Errorf("binchannel: got %d binaries, want 1", len(p.Bins))
+		}
+		return int(p.Bins[0].Len()), nil
+	}
+	send := func(ctx context.Context, total int64) error {
+		for sent := int64(0); sent < total; sent += int64(payload) {
+			if err := ca.SendPacket(ctx, pkt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var once sync.Once
+	stop := func() error {
+		var err error
+		once.Do(func() {
+			err = errors.Join(ca.Close(), cb.Close())
+			if cleanup != nil {
+				cleanup()
+			}
+		})
+		return err
+	}
+	return newSinkMover(send, recv, stop)
+}
+
+func setupBinchannelPipe(_ context.Context, payload int) (Mover, error) {
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
+	return binchannelMover(a, b, payload, nil), nil
+}
+
+func setupBinchannelWS(ctx context.Context, payload int) (Mover, error) {
+	c, s, stopSrv, err := wsPair(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := binchannel.WebSocketOptions{MaxMessageSize: wsMaxMessage}
+	return binchannelMover(binchannel.NewWebSocket(c, o), binchannel.NewWebSocket(s, o), payload, stopSrv), nil
+}
+
+// rpcPinger serves add on b and calls it from a.
+func rpcPinger(a, b rpc.Transport, cleanup func()) (Pinger, error) {
+	reg := rpc.NewRegistry()
+	if err := reg.Register("add", func(x, y int) int { return x + y }); err != nil {
+		return nil, err
+	}
+	client := rpc.New(a)
+	server := rpc.NewWithOptions(b, rpc.Options{Registry: reg})
+	return funcPinger{
+		rt: func(ctx context.Context) error {
+			r, err := rpc.Call[int](ctx, client, "add", 1, 2)
+			if err == nil && r != 3 {
+				err = fmt.Errorf("rpc: add(1, 2) = %d", r)
+			}
+			return err
+		},
+		close: func() error {
+			err := errors.Join(client.Close(), server.Close())
+			<-client.Done()
+			<-server.Done()
+			if cleanup != nil {
+				cleanup()
+			}
+			return err
+		},
+	}, nil
+}
+
+func setupRPCPipe(context.Context) (Pinger, error) {
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
+	return rpcPinger(binchannel.New(a), binchannel.New(b), nil)
+}
+
+func setupRPCWebSocket(ctx context.Context) (Pinger, error) {
+	c, s, stopSrv, err := wsPair(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := binchannel.WebSocketOptions{MaxMessageSize: wsMaxMessage}
+	return rpcPinger(binchannel.New(binchannel.NewWebSocket(c, o)), binchannel.New(binchannel.NewWebSocket(s, o)), stopSrv)
+}
