@@ -39,6 +39,9 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	default:
 		return nil, fmt.Errorf("peer: unknown Network %d", o.Network)
 	}
+	if o.pionDefaults {
+		return webrtc.NewAPI(webrtc.WithSettingEngine(se)), nil
+	}
 	if o.UDPBufferSize > 0 {
 		n, err := stdnet.NewNet()
 		if err != nil {

@@ -25,7 +25,7 @@ func TestCloseMidTransfer(t *testing.T) {
 			// b reads a little, then closes in the middle of the stream.
 			go func() {
 				for range 8 {
-					if _, err := b.Transport().ReadMessage(ctx); err != nil {
+					if _, err := b.tr.ReadMessage(ctx); err != nil {
 						return
 					}
 				}
@@ -34,7 +34,7 @@ func TestCloseMidTransfer(t *testing.T) {
 			msg := make([]byte, a.MaxMessageSize())
 			var err error
 			for err == nil {
-				err = a.Transport().WriteMessage(ctx, msg)
+				err = a.tr.WriteMessage(ctx, msg)
 			}
 			require.ErrorIs(t, err, ErrRemoteClosed)
 			<-a.Done()
@@ -43,7 +43,7 @@ func TestCloseMidTransfer(t *testing.T) {
 			assert.ErrorIs(t, b.Err(), ErrClosed)
 			assert.Equal(t, StateClosed, a.State())
 
-			_, err = a.Transport().ReadMessage(ctx)
+			_, err = a.tr.ReadMessage(ctx)
 			assert.ErrorIs(t, err, ErrRemoteClosed)
 			assert.NoError(t, a.Close(), "Close after failure")
 			assert.NoError(t, b.Close(), "second Close")
@@ -60,7 +60,7 @@ func TestCloseDrains(t *testing.T) {
 	got := make(chan error, 1)
 	go func() {
 		for i := range n {
-			m, err := b.Transport().ReadMessage(ctx)
+			m, err := b.tr.ReadMessage(ctx)
 			if err != nil {
 				got <- fmt.Errorf("message %d: %w", i, err)
 
@@ -77,7 +77,7 @@ func TestCloseDrains(t *testing.T) {
 	msg := make([]byte, a.MaxMessageSize())
 	for i := range n {
 		msg[0] = byte(i)
-		require.NoError(t, a.Transport().WriteMessage(ctx, msg))
+		require.NoError(t, a.tr.WriteMessage(ctx, msg))
 	}
 	require.NoError(t, a.Close())
 	require.NoError(t, <-got)

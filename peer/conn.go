@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peerd/peerd/binchannel"
+	"github.com/peerd/peerd/rpc"
 )
 
 // signaler carries signal payloads (PROTOCOL.md §5) to and from the other
@@ -49,6 +50,8 @@ type Conn struct {
 	state     State
 	err       error
 	tr        *dcTransport
+	ch        *binchannel.Channel // nil with rawTransport
+	rc        *rpc.Conn           // nil with rawTransport
 	dc        *webrtc.DataChannel
 	sdpSent   bool     // our offer/answer is queued; candidates may follow
 	held      [][]byte // local candidates waiting for sdpSent
@@ -181,14 +184,34 @@ func (c *Conn) onOpen(dc *webrtc.DataChannel) {
 		tr = newDCTransport(dc, rwc, c.o, maxSize, c.fail)
 	}
 
+	var (
+		ch *binchannel.Channel
+		rc *rpc.Conn
+	)
+	if !c.o.rawTransport {
+		co := c.o.Channel
+		if co.ChunkSize <= 0 {
+			co.ChunkSize = maxSize // binchannel subtracts its header
+		}
+		ch = binchannel.NewWithOptions(tr, co)
+		// rpc starts its read loop at once; a failure from here on reaches
+		// it through the transport, and teardown waits for it.
+		rc = rpc.NewWithOptions(ch, c.o.RPC)
+	}
+
 	c.mu.Lock()
 	if c.state == StateClosed {
+		cause := c.err
 		c.mu.Unlock()
-		tr.closeWith(c.err)
+		tr.closeWith(cause)
+		if rc != nil {
+			<-rc.Done()
+			_ = ch.Close()
+		}
 
 		return
 	}
-	c.tr = tr
+	c.tr, c.ch, c.rc = tr, ch, rc
 	c.state = StateConnected
 	c.mu.Unlock()
 	close(c.ready)
@@ -443,6 +466,18 @@ func (c *Conn) teardown() {
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()
 	}
+	c.mu.Lock()
+	rc, ch := c.rc, c.ch
+	c.mu.Unlock()
+	if rc != nil {
+		// The transport is closed with the cause, so the rpc read loop ends
+		// with it and fails every pending call naming it; Done also waits
+		// for running handlers, whose contexts are cancelled.
+		<-rc.Done()
+	}
+	if ch != nil {
+		_ = ch.Close()
+	}
 	_ = c.pc.GracefulClose()
 	c.wg.Wait()
 	close(c.done)
@@ -457,13 +492,15 @@ func (c *Conn) onClose(fn func()) {
 	c.mu.Unlock()
 }
 
-// Transport returns the data channel as a binchannel message transport.
-// Closing it closes the connection.
-func (c *Conn) Transport() binchannel.Transport {
+// RPC returns the rpc connection carried by the data channel: register
+// local functions on it and call the other peer's. Closing it closes the
+// connection. Calls pending when the connection fails return an error
+// wrapping rpc.ErrClosed and the cause (ErrRemoteClosed, ErrICEFailed, ...).
+func (c *Conn) RPC() *rpc.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
-	return c.tr
+	return c.rc
 }
 
 // MaxMessageSize is the negotiated largest message this side sends.

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 
 // testOptions keeps everything on loopback.
 func testOptions() Options {
-	return Options{Network: NetworkLoopback}
+	return Options{Network: NetworkLoopback, rawTransport: true}
 }
 
 // pair connects two loopback peers and closes them when the test ends.

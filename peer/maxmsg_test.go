@@ -71,10 +71,10 @@ func TestNegotiatedMaxMessageSize(t *testing.T) {
 			ctx := testCtx(t)
 			require.Equal(t, tc.want, a.MaxMessageSize())
 
-			err := a.Transport().WriteMessage(ctx, make([]byte, tc.want+1))
+			err := a.tr.WriteMessage(ctx, make([]byte, tc.want+1))
 			assert.ErrorIs(t, err, ErrMessageTooLarge)
-			require.NoError(t, a.Transport().WriteMessage(ctx, make([]byte, tc.want)))
-			got, err := b.Transport().ReadMessage(ctx)
+			require.NoError(t, a.tr.WriteMessage(ctx, make([]byte, tc.want)))
+			got, err := b.tr.ReadMessage(ctx)
 			require.NoError(t, err)
 			assert.Len(t, got[0], tc.want)
 		})

@@ -3,6 +3,9 @@ package peer
 import (
 	"log/slog"
 	"time"
+
+	"github.com/peerd/peerd/binchannel"
+	"github.com/peerd/peerd/rpc"
 )
 
 // Network selects which local host candidates ICE offers.
@@ -96,9 +99,26 @@ type Options struct {
 	// Default nil: silent.
 	Logger *slog.Logger
 
+	// Channel configures the binchannel framer over the data channel. A
+	// zero ChunkSize means one chunk per data channel message (the
+	// negotiated maximum message size minus the header).
+	Channel binchannel.Options
+
+	// RPC configures the rpc connection carried by the channel (a shared
+	// Registry, limits, hooks).
+	RPC rpc.Options
+
 	// onMessage selects Pion's OnMessage callback instead of a detached
 	// channel for receiving (kept for the comparison benchmark).
 	onMessage bool
+
+	// pionDefaults leaves Pion's SettingEngine at its defaults apart from
+	// the candidate policy (the baseline of the benchmarks).
+	pionDefaults bool
+
+	// rawTransport leaves the data channel to the package's tests and
+	// benchmarks: no binchannel and no rpc on top.
+	rawTransport bool
 
 	// mungeSDP rewrites our offer or answer before it is sent (tests only:
 	// simulates remotes that advertise other limits).

@@ -103,7 +103,7 @@ func (t *dcTransport) WriteMessage(ctx context.Context, parts ...[]byte) error {
 		total += len(p)
 	}
 	if total > t.maxSize {
-		return fmt.Errorf("%w: %d > %d bytes", ErrMessageTooLarge, total, t.maxSize)
+		return fmt.Errorf("%w (%w): %d > %d bytes", ErrMessageTooLarge, binchannel.ErrMessageTooLarge, total, t.maxSize)
 	}
 	if err := t.waitWritable(ctx); err != nil {
 		return err

@@ -21,7 +21,7 @@ func TestTransportRoundTrip(t *testing.T) {
 			o.onMessage = mode.onMessage
 			a, b := pair(t, o, o)
 			ctx := testCtx(t)
-			ta, tb := a.Transport(), b.Transport()
+			ta, tb := a.tr, b.tr
 			assert.Equal(t, DefaultMaxMessageSize, ta.MaxMessageSize())
 			assert.Equal(t, DefaultMaxMessageSize, tb.MaxMessageSize())
 
@@ -53,7 +53,7 @@ func TestTransportRoundTrip(t *testing.T) {
 
 func TestTransportTooLarge(t *testing.T) {
 	a, _ := pair(t, testOptions(), testOptions())
-	err := a.Transport().WriteMessage(testCtx(t), make([]byte, DefaultMaxMessageSize+1))
+	err := a.tr.WriteMessage(testCtx(t), make([]byte, DefaultMaxMessageSize+1))
 	assert.ErrorIs(t, err, ErrMessageTooLarge)
 }
 
@@ -61,7 +61,7 @@ func TestTransportReadContext(t *testing.T) {
 	a, b := pair(t, testOptions(), testOptions())
 	ctx, cancel := context.WithCancel(testCtx(t))
 	cancel()
-	_, err := b.Transport().ReadMessage(ctx)
+	_, err := b.tr.ReadMessage(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 
 	// A read interrupted while waiting loses nothing and leaves no stale
@@ -69,13 +69,13 @@ func TestTransportReadContext(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(testCtx(t))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := b.Transport().ReadMessage(ctx2)
+		_, err := b.tr.ReadMessage(ctx2)
 		errc <- err
 	}()
 	cancel2()
 	assert.ErrorIs(t, <-errc, context.Canceled)
-	require.NoError(t, a.Transport().WriteMessage(testCtx(t), []byte("after")))
-	got, err := b.Transport().ReadMessage(testCtx(t))
+	require.NoError(t, a.tr.WriteMessage(testCtx(t), []byte("after")))
+	got, err := b.tr.ReadMessage(testCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, []byte("after"), got[0])
 }
@@ -126,10 +126,10 @@ func TestTransportBulk(t *testing.T) {
 		return nil
 	}
 	errc := make(chan error, 4)
-	go func() { errc <- send(a.Transport()) }()
-	go func() { errc <- send(b.Transport()) }()
-	go func() { errc <- recv(a.Transport()) }()
-	go func() { errc <- recv(b.Transport()) }()
+	go func() { errc <- send(a.tr) }()
+	go func() { errc <- send(b.tr) }()
+	go func() { errc <- recv(a.tr) }()
+	go func() { errc <- recv(b.tr) }()
 	for range 4 {
 		require.NoError(t, <-errc)
 	}

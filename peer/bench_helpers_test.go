@@ -1,0 +1,116 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Configurations compared by the benchmarks.
+//
+// rawDefaultOptions is a default-configured Pion data channel: Pion's
+// SettingEngine untouched apart from the loopback candidate policy, Pion's
+// OnMessage callback for receiving, and Send throttled as in Pion's
+// flow-control example (1 MiB high, 512 KiB low watermarks).
+func rawDefaultOptions() Options {
+	return Options{
+		Network:       NetworkLoopback,
+		pionDefaults:  true,
+		onMessage:     true,
+		UDPBufferSize: -1,
+		HighWatermark: 1 << 20,
+		LowWatermark:  512 << 10,
+		rawTransport:  true,
+	}
+}
+
+// tunedOptions is peerd's default configuration on loopback.
+func tunedOptions() Options { return Options{Network: NetworkLoopback, rawTransport: true} }
+
+// cpuTime is the CPU time (user+system) this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sendRaw writes total bytes as messages of size bytes through the
+// transport (one data-channel write per message, watermark flow control).
+func sendRaw(ctx context.Context, c *Conn, msg []byte, total int) error {
+	tr := c.tr
+	for sent := 0; sent < total; sent += len(msg) {
+		if err := tr.WriteMessage(ctx, msg); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+// recvRaw reads until total bytes arrived, straight from Pion: a detached
+// channel is read into one reused buffer (no per-message allocation), an
+// OnMessage channel takes Pion's per-message copies.
+func recvRaw(ctx context.Context, c *Conn, total int) error {
+	tr := c.tr
+	got := 0
+	if tr.rwc == nil {
+		for got < total {
+			m, err := tr.ReadMessage(ctx)
+			if err != nil {
+				return err
+			}
+			got += len(m[0])
+		}
+
+		return nil
+	}
+	buf := make([]byte, tr.recvLimit)
+	for got < total {
+		n, _, err := tr.rwc.ReadDataChannel(buf)
+		if err != nil {
+			return err
+		}
+		got += n
+	}
+
+	return nil
+}
+
+// measure runs send and recv concurrently and returns the wall time and
+// the process CPU time they took.
+func measure(send, recv func() error) (wall, cpu time.Duration, err error) {
+	c0, t0 := cpuTime(), time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- recv() }()
+	serr := send()
+	rerr := <-errc
+	wall, cpu = time.Since(t0), cpuTime()-c0
+	if serr != nil || rerr != nil {
+		return wall, cpu, fmt.Errorf("send: %w; recv: %w", serr, rerr)
+	}
+
+	return wall, cpu, nil
+}
+
+func mbps(bytes int, d time.Duration) float64 {
+	return float64(bytes) / 1e6 / d.Seconds()
+}
+
+// percentile returns the p-th percentile (0..1) of ds (sorted in place).
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(p * float64(len(ds)-1))
+
+	return ds[i]
+}
+
+var errShort = errors.New("short read")
