@@ -80,3 +80,43 @@ func BenchmarkPackets1KiB(b *testing.B) {
 	benchPipe(b, 1<<10)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 }
+
+// BenchmarkSendRecvValue1KiB goes through the codec both ways: Send of a
+// struct holding a 1 KiB []byte, Recv into the same type.
+func BenchmarkSendRecvValue1KiB(b *testing.B) {
+	type msg struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+		Data []byte `json:"data"`
+	}
+	ctx := context.Background()
+	ta, tb := NewPipe(PipeOptions{})
+	a, r := New(ta), New(tb)
+	defer a.Close()
+	defer r.Close()
+	v := msg{ID: 1, Name: "chunk", Data: make([]byte, 1<<10)}
+	b.SetBytes(1 << 10)
+	b.ReportAllocs()
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if err := a.Send(ctx, v); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		var got msg
+		if err := r.Recv(ctx, &got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}

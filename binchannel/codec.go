@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -22,12 +23,43 @@ const PlaceholderKey = "$bin"
 // The binaries are views of v's memory; nothing is copied.
 func Marshal(v any) (Packet, error) {
 	var bins []Binary
-	js, err := json.Marshal(v, EncodeBinaries(&bins))
+	e := encoderPool.Get().(*binEncoder)
+	e.bins = &bins
+	js, err := json.Marshal(v, e.opts)
+	e.bins = nil
+	encoderPool.Put(e)
 	if err != nil {
 		return Packet{}, err
 	}
 	return Packet{JSON: js, Bins: bins}, nil
 }
+
+// binEncoder and binDecoder hold the per-call state of the marshalers in a
+// mutable field so that Marshal and Unmarshal can reuse them from a pool:
+// building json options costs about as much as encoding a small value, and
+// reused marshalers keep their per-type caches warm.
+type binEncoder struct {
+	bins *[]Binary
+	opts json.Options
+}
+
+type binDecoder struct {
+	bins []Binary
+	opts json.Options
+}
+
+var (
+	encoderPool = sync.Pool{New: func() any {
+		e := &binEncoder{}
+		e.opts = e.options()
+		return e
+	}}
+	decoderPool = sync.Pool{New: func() any {
+		d := &binDecoder{}
+		d.opts = d.options()
+		return d
+	}}
+)
 
 // Unmarshal decodes p's skeleton into v, binding placeholders back to p's
 // binaries: a []byte receives Binary.Bytes() (a view when the value is
@@ -36,7 +68,12 @@ func Marshal(v any) (Packet, error) {
 // null, as plain JSON would. A placeholder that names a missing binary
 // fails with an error wrapping ErrMissingBinary.
 func Unmarshal(p Packet, v any) error {
-	return json.Unmarshal(p.JSON, v, DecodeBinaries(p.Bins))
+	d := decoderPool.Get().(*binDecoder)
+	d.bins = p.Bins
+	err := json.Unmarshal(p.JSON, v, d.opts)
+	d.bins = nil
+	decoderPool.Put(d)
+	return err
 }
 
 // EncodeBinaries returns json options that encode every []byte and Binary as
@@ -44,15 +81,20 @@ func Unmarshal(p Packet, v any) error {
 // Use it with json.Marshal or json.MarshalEncode to build a Packet's
 // skeleton in a custom envelope.
 func EncodeBinaries(bins *[]Binary) json.Options {
+	e := &binEncoder{bins: bins}
+	return e.options()
+}
+
+func (e *binEncoder) options() json.Options {
 	return json.WithMarshalers(json.JoinMarshalers(
 		json.MarshalToFunc(func(enc *jsontext.Encoder, b []byte) error {
 			if b == nil {
 				return enc.WriteToken(jsontext.Null)
 			}
-			return writePlaceholder(enc, bins, BytesBinary(b))
+			return writePlaceholder(enc, e.bins, BytesBinary(b))
 		}),
 		json.MarshalToFunc(func(enc *jsontext.Encoder, b Binary) error {
-			return writePlaceholder(enc, bins, b)
+			return writePlaceholder(enc, e.bins, b)
 		}),
 	))
 }
@@ -60,12 +102,17 @@ func EncodeBinaries(bins *[]Binary) json.Options {
 // DecodeBinaries returns json options that bind placeholders to bins when
 // decoding into []byte, Binary or any; see Unmarshal.
 func DecodeBinaries(bins []Binary) json.Options {
+	d := &binDecoder{bins: bins}
+	return d.options()
+}
+
+func (d *binDecoder) options() json.Options {
 	return json.WithUnmarshalers(json.JoinUnmarshalers(
 		json.UnmarshalFromFunc(func(dec *jsontext.Decoder, b *[]byte) error {
 			if dec.PeekKind() != '{' {
 				return errors.ErrUnsupported // base64 string or null
 			}
-			v, err := readPlaceholder(dec, bins)
+			v, err := readPlaceholder(dec, d.bins)
 			if err != nil {
 				return err
 			}
@@ -75,7 +122,7 @@ func DecodeBinaries(bins []Binary) json.Options {
 		json.UnmarshalFromFunc(func(dec *jsontext.Decoder, b *Binary) error {
 			switch dec.PeekKind() {
 			case '{':
-				v, err := readPlaceholder(dec, bins)
+				v, err := readPlaceholder(dec, d.bins)
 				if err != nil {
 					return err
 				}
@@ -101,7 +148,7 @@ func DecodeBinaries(bins []Binary) json.Options {
 			if dec.PeekKind() != '{' {
 				return errors.ErrUnsupported
 			}
-			return decodeAnyObject(dec, v, bins)
+			return decodeAnyObject(dec, v, d.bins)
 		}),
 	))
 }

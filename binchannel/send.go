@@ -80,12 +80,16 @@ func (c *Channel) buildJob(p Packet, id uint32, max int) (*job, error) {
 		k := max64(1, ceilDiv(n, int64(binRoom)))
 		nmsg += k
 		nhdr += k * BinHeaderSize
-		// One header part per message plus one part per piece: a
-		// message holds at most one piece per source chunk it touches.
+		// One header part per message plus the data pieces: each
+		// non-empty source chunk is one piece, plus one more for every
+		// message boundary that falls inside a chunk (at most k-1).
 		nparts += k
-		for _, ch := range b.chunks {
-			if len(ch) > 0 {
-				nparts += 1 + ceilDiv(int64(len(ch)), int64(binRoom))
+		if n > 0 {
+			nparts += k - 1
+			for _, ch := range b.chunks {
+				if len(ch) > 0 {
+					nparts++
+				}
 			}
 		}
 	}
