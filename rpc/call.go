@@ -105,6 +105,9 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 
 	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
 		if c.forgetCall(cl) {
+			if errors.Is(err, ErrClosed) {
+				return err
+			}
 			return fmt.Errorf("rpc: sending %s: %w", method, err)
 		}
 		// Closed or evicted meanwhile: report that instead.
@@ -204,6 +207,9 @@ func (c *Conn) notify(ctx context.Context, method, prefix string, args []any) er
 	buf = append(buf, '}')
 	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
 		c.dropCallbacks(e.cbs)
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("rpc: sending %s: %w", method, err)
 	}
 	return nil

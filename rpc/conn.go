@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -237,9 +239,21 @@ func (c *Conn) report(err error) {
 	}
 }
 
-// send writes one packet.
+// send writes one packet. A transport that reports itself closed shuts
+// the Conn down, and the error then wraps ErrClosed.
 func (c *Conn) send(ctx context.Context, p binchannel.Packet) error {
-	return c.t.SendPacket(ctx, p)
+	err := c.t.SendPacket(ctx, p)
+	if err != nil && isClosedErr(err) {
+		c.shutdown(err)
+		return c.closedErrOrNil()
+	}
+	return err
+}
+
+// isClosedErr reports whether err says the transport is gone for good.
+func isClosedErr(err error) bool {
+	return errors.Is(err, binchannel.ErrClosed) || errors.Is(err, ErrPipeClosed) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, ErrClosed)
 }
 
 // addPendingLocked appends an entry to the eviction order and evicts the

@@ -273,3 +273,31 @@ func TestConcurrencyBound(t *testing.T) {
 	}
 	assert.EqualValues(t, limit, peak.Load())
 }
+
+func TestCallsBothWaysAtOnce(t *testing.T) {
+	a, b := pair(t, Options{}, Options{})
+	for _, c := range []*Conn{a, b} {
+		require.NoError(t, c.Register("add", func(x, y int) int { return x + y }))
+		require.NoError(t, c.Register("viaPeer", func(ctx context.Context, x int) (int, error) {
+			return Call[int](ctx, ConnFromContext(ctx), "add", x, 1)
+		}))
+	}
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	// Each viaPeer holds a handler slot while it waits for the peer's add,
+	// so stay under MaxConcurrency (64) on each side.
+	for i := 0; i < 60; i++ {
+		for _, c := range []*Conn{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := Call[int](ctx, c, "viaPeer", i)
+				assert.NoError(t, err)
+				assert.Equal(t, i+1, n)
+			}()
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, Stats{}, a.Stats())
+	assert.Equal(t, Stats{}, b.Stats())
+}

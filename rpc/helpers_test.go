@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerd/peerd/binchannel"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -17,11 +18,24 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// pair returns two Conns over an in-memory JSON pipe; both are closed and
-// awaited, and goroutines checked, at the end of the test.
+// pair returns two Conns over binchannel Channels on an in-memory
+// binchannel pipe; both are closed and awaited, and goroutines checked, at
+// the end of the test.
 func pair(t *testing.T, oa, ob Options) (a, b *Conn) {
 	t.Helper()
+	pa, pb := binchannel.NewPipe(binchannel.PipeOptions{})
+	return pairOver(t, binchannel.New(pa), binchannel.New(pb), oa, ob)
+}
+
+// jsonPair is pair over the JSON-only in-memory pipe.
+func jsonPair(t *testing.T, oa, ob Options) (a, b *Conn) {
+	t.Helper()
 	ta, tb := NewPipe(PipeOptions{})
+	return pairOver(t, ta, tb, oa, ob)
+}
+
+func pairOver(t *testing.T, ta, tb Transport, oa, ob Options) (a, b *Conn) {
+	t.Helper()
 	a = NewWithOptions(ta, oa)
 	b = NewWithOptions(tb, ob)
 	t.Cleanup(func() {

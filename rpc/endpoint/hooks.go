@@ -88,6 +88,14 @@ func (t *tracker) read(msg []byte) {
 	if err != nil {
 		return // the error response is reported when written
 	}
+	t.readEnv(&env)
+}
+
+// readEnv observes an incoming, already parsed message.
+func (t *tracker) readEnv(env *rpc.Envelope) {
+	if t == nil {
+		return
+	}
 	now := time.Now()
 	for i := range env.Msgs {
 		m := &env.Msgs[i]
