@@ -51,11 +51,12 @@ type Options struct {
 	// its list of chunk views.
 	AssembleBins bool
 
-	// OnError, if set, receives every receive-side error that does not end
-	// RecvPacket: malformed or hostile messages, refused and expired
-	// packets. It may be called from RecvPacket's goroutine or from the
-	// expiry timer's; it must not block for long and must not call
-	// RecvPacket.
+	// OnError, if set, receives every error no call returns: malformed or
+	// hostile input, refused and expired packets (none of which end
+	// RecvPacket), and transport failures met by the background writer
+	// that takes over when a writing Send's ctx ends. It may be called
+	// from RecvPacket's goroutine, the expiry timer's or the background
+	// writer's; it must not block for long and must not call RecvPacket.
 	OnError func(error)
 
 	// Clock supplies time for PendingTTL. Default: the system clock.

@@ -2,6 +2,7 @@ package binchannel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -192,7 +193,12 @@ func max64(a, b int64) int64 {
 // If the transport fails, SendPacket returns the error (wrapped) and the
 // message that failed stays at the head of the queue: nothing is lost and
 // no gap is left, and the next SendPacket or Flush resumes from it. Call
-// Reset to drop it instead. When the queue is at its bound (MaxQueueBytes,
+// Reset to drop it instead. If instead ctx ends while SendPacket is
+// writing, it returns ctx's error and a background goroutine takes over
+// the writing of what is queued (the rest of this packet included), so
+// that other Sends' packets are not held up; it ends when the queue is
+// empty, the transport fails (reported through OnError) or the Channel is
+// closed. When the queue is at its bound (MaxQueueBytes,
 // MaxQueuePackets) SendPacket waits for room until ctx is done.
 //
 // A SendPacket made from inside Transport.WriteMessage (re-entrant) appends
@@ -302,13 +308,23 @@ func (c *Channel) drainLocked(ctx context.Context, mine *job) error {
 		err := c.t.WriteMessage(wctx, parts...)
 		c.mu.Lock()
 		if err != nil {
-			c.writing = false
-			c.wakeLocked()
-			closed := c.closed
-			c.mu.Unlock()
-			if closed {
+			if c.closed {
+				c.writing = false
+				c.wakeLocked()
+				c.mu.Unlock()
 				return ErrClosed
 			}
+			if ctx.Err() != nil {
+				// Our caller gave up, but what is queued (the rest of
+				// its packet, other Sends' packets) must not wait for
+				// the next Send: hand the writer role on.
+				go c.drainInBackground()
+				c.mu.Unlock()
+				return err
+			}
+			c.writing = false
+			c.wakeLocked()
+			c.mu.Unlock()
 			return fmt.Errorf("binchannel: send: %w", err)
 		}
 		if gen != c.gen {
@@ -320,6 +336,17 @@ func (c *Channel) drainLocked(ctx context.Context, mine *job) error {
 			c.qBytes -= j.size
 			c.wakeLocked()
 		}
+	}
+}
+
+// drainInBackground takes over the writer role from a Send whose ctx ended
+// and writes the queue until it is empty, the transport fails or the
+// Channel closes. A failure is reported through OnError and leaves the
+// queue for the next Send or Flush.
+func (c *Channel) drainInBackground() {
+	c.mu.Lock()
+	if err := c.drainLocked(context.Background(), &job{}); err != nil && !errors.Is(err, ErrClosed) {
+		c.report(err)
 	}
 }
 

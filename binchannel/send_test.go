@@ -232,3 +232,31 @@ func TestSendTooLarge(t *testing.T) {
 	c2 := New(&recTransport{max: BinHeaderSize})
 	assert.ErrorIs(t, c2.SendPacket(context.Background(), bigPacket('a', 1)), ErrMessageSizeTooSmall)
 }
+
+// When the writing Send's ctx ends, what is queued behind it still goes
+// out without another Send.
+func TestWriterCtxEndHandsOver(t *testing.T) {
+	ctx := testCtx(t)
+	ta, tb := NewPipe(PipeOptions{Depth: 1})
+	entered := make(chan struct{}, 16)
+	ht := &hookTransport{Transport: ta, hook: func(context.Context, [][]byte) { entered <- struct{}{} }}
+	c := NewWithOptions(ht, Options{ChunkSize: 10})
+	defer c.Close()
+	r := New(tb)
+	defer r.Close()
+
+	actx, cancel := context.WithCancel(ctx)
+	first := make(chan error, 1)
+	go func() { first <- c.SendPacket(actx, bigPacket('a', 30)) }()
+	<-entered
+	<-entered // blocked on the full pipe
+	require.NoError(t, c.SendPacket(ctx, bigPacket('b', 5)))
+	cancel()
+	require.ErrorIs(t, <-first, context.Canceled)
+
+	for _, tag := range []byte{'a', 'b'} {
+		p, err := r.RecvPacket(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, tag, p.Bins[0].Bytes()[0])
+	}
+}
