@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
 
@@ -77,3 +78,28 @@ func nextKind(t *testing.T, c *Client, kind EventKind) Event {
 }
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
+
+// fuzzHTTP serves s for a fuzz target and shuts it down afterwards.
+func fuzzHTTP(f *testing.F, s *Server) (*httptest.Server, string) {
+	hs := httptest.NewServer(s)
+	f.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		hs.Close()
+	})
+	return hs, "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+var websocketUpgrader = websocket.Upgrader{}
+
+// newHTTPTest serves s on loopback and closes the listener at the end; the
+// test shuts s down itself.
+func newHTTPTest(t *testing.T, s *Server) *httptest.Server {
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		_ = s.Close()
+		hs.Close()
+	})
+	return hs
+}
