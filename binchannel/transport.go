@@ -8,7 +8,8 @@ import "context"
 //
 // Concurrency: a Channel calls WriteMessage from one goroutine at a time and
 // ReadMessage from one goroutine at a time; the two may run concurrently.
-// Close may be called from any goroutine and unblocks both.
+// MaxMessageSize may be called from any goroutine at any time. Close may be
+// called from any goroutine and unblocks both.
 type Transport interface {
 	// WriteMessage sends one message whose content is the concatenation of
 	// parts, in order, keeping message boundaries. It may block while the
