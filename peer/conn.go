@@ -60,6 +60,7 @@ type Conn struct {
 	pending   []webrtc.ICECandidateInit
 	discTimer *time.Timer
 	closeFns  []func() // run by teardown, in reverse order, outside mu
+	fnsTaken  bool     // teardown has taken closeFns
 }
 
 // newConn creates the PeerConnection and starts the signal goroutines. The
@@ -461,7 +462,7 @@ func (c *Conn) fail(cause error) {
 func (c *Conn) teardown() {
 	c.mu.Lock()
 	fns := c.closeFns
-	c.closeFns = nil
+	c.closeFns, c.fnsTaken = nil, true
 	c.mu.Unlock()
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()
@@ -483,11 +484,17 @@ func (c *Conn) teardown() {
 	close(c.done)
 }
 
-// onClose registers fn to run during teardown (later registrations first).
-// If the connection is already closed, fn is not run: the caller must
-// check Done.
+// onClose registers fn to run during teardown (later registrations
+// first), before the peer connection is closed. If teardown has already
+// passed that point, fn runs now.
 func (c *Conn) onClose(fn func()) {
 	c.mu.Lock()
+	if c.fnsTaken {
+		c.mu.Unlock()
+		fn()
+
+		return
+	}
 	c.closeFns = append(c.closeFns, fn)
 	c.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/peerd/peerd/binchannel"
 	"github.com/peerd/peerd/rpc"
+	"github.com/peerd/peerd/signaling"
 )
 
 // Network selects which local host candidates ICE offers.
@@ -42,6 +43,8 @@ const (
 	DefaultSCTPRTOMax        = 0
 	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultDrainTimeout      = 5 * time.Second
+	DefaultConnectTimeout    = 30 * time.Second
+	DefaultBacklog           = 16
 )
 
 // Options configure a peer connection. The zero value is the default; each
@@ -99,6 +102,24 @@ type Options struct {
 	// Default nil: silent.
 	Logger *slog.Logger
 
+	// Signaling configures the signaling client of Dial and Listen: token,
+	// role, headers, reconnection.
+	Signaling signaling.ClientOptions
+
+	// Peer is the signaling id Dial connects to. Default "": the first
+	// publisher in the room, waiting for one to join if there is none.
+	Peer string
+
+	// ConnectTimeout bounds one negotiation (offer to open data channel):
+	// Dial's in addition to its ctx, and each one a Listener answers.
+	// Default 30 s.
+	ConnectTimeout time.Duration
+
+	// Backlog bounds a Listener's connections being negotiated plus those
+	// established and not yet accepted; offers past it are refused with a
+	// "bye". Default 16.
+	Backlog int
+
 	// Channel configures the binchannel framer over the data channel. A
 	// zero ChunkSize means one chunk per data channel message (the
 	// negotiated maximum message size minus the header).
@@ -152,6 +173,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = DefaultBacklog
 	}
 
 	return o

@@ -1,0 +1,2 @@
+// placeholder
+export function connect(o?: any): Promise<any>;
