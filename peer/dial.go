@@ -72,9 +72,9 @@ func Dial(ctx context.Context, signalingURL, room string, o Options) (*Conn, err
 	}
 
 	sig := &clientSignaler{cl: cl, to: target, in: make(chan []byte, signalQueue)}
-	left := make(chan struct{})      // closed if the target leaves
-	pumpDone := make(chan struct{})  // closed when the pump has ended
-	stopPump := make(chan struct{})  // closed to stop the pump
+	left := make(chan struct{})     // closed if the target leaves
+	pumpDone := make(chan struct{}) // closed when the pump has ended
+	stopPump := make(chan struct{}) // closed to stop the pump
 	go func() {
 		defer close(pumpDone)
 		leftOnce := false
