@@ -34,6 +34,39 @@ func Marshal(v any) (Packet, error) {
 	return Packet{JSON: js, Bins: bins}, nil
 }
 
+// Codec is a reusable pair of EncodeBinaries/DecodeBinaries option sets.
+// Building json options costs about as much as encoding a small value, and
+// fresh marshalers start with cold per-type caches; a Codec keeps both, so
+// code that encodes many envelopes (keep Codecs in a sync.Pool) pays once.
+//
+// A Codec is not safe for concurrent use. The options returned by
+// EncodeOptions (DecodeOptions) stay bound to their bins only until the
+// next EncodeOptions (DecodeOptions) call on the same Codec.
+type Codec struct {
+	enc binEncoder
+	dec binDecoder
+}
+
+// NewCodec returns a Codec.
+func NewCodec() *Codec {
+	c := &Codec{}
+	c.enc.opts = c.enc.options()
+	c.dec.opts = c.dec.options()
+	return c
+}
+
+// EncodeOptions is EncodeBinaries(bins) with reused marshalers.
+func (c *Codec) EncodeOptions(bins *[]Binary) json.Options {
+	c.enc.bins = bins
+	return c.enc.opts
+}
+
+// DecodeOptions is DecodeBinaries(bins) with reused unmarshalers.
+func (c *Codec) DecodeOptions(bins []Binary) json.Options {
+	c.dec.bins = bins
+	return c.dec.opts
+}
+
 // binEncoder and binDecoder hold the per-call state of the marshalers in a
 // mutable field so that Marshal and Unmarshal can reuse them from a pool:
 // building json options costs about as much as encoding a small value, and

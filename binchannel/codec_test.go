@@ -137,3 +137,23 @@ func TestEncodeDecodeBinariesInEnvelope(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &got, DecodeBinaries(bins)))
 	assert.True(t, bytes.Equal([]byte("two"), got["two"]))
 }
+
+func TestCodecReuse(t *testing.T) {
+	c := NewCodec()
+	for i := 0; i < 3; i++ {
+		var bins []Binary
+		js, err := json.Marshal(struct{ B []byte }{[]byte{byte(i)}}, c.EncodeOptions(&bins))
+		require.NoError(t, err)
+		assert.Equal(t, `{"B":{"$bin":0}}`, string(js))
+		require.Len(t, bins, 1)
+		var out struct{ B []byte }
+		require.NoError(t, json.Unmarshal(js, &out, c.DecodeOptions(bins)))
+		assert.Equal(t, []byte{byte(i)}, out.B)
+	}
+	_, ok := json.GetOption(c.EncodeOptions(new([]Binary)), json.WithMarshalers)
+	assert.True(t, ok, "the options are a plain WithMarshalers")
+	_, ok = json.GetOption(EncodeBinaries(new([]Binary)), json.WithMarshalers)
+	assert.True(t, ok, "package rpc extracts the marshalers this way")
+	_, ok = json.GetOption(DecodeBinaries(nil), json.WithUnmarshalers)
+	assert.True(t, ok)
+}
