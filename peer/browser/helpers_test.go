@@ -89,11 +89,11 @@ func browserCtx(t testing.TB) context.Context {
 		}, chromiumFlags...)
 		actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 		bctx, cancelB := chromedp.NewContext(actx)
-		// Start the browser now, bounded, so that a broken install fails
-		// here and not inside a test's timeout.
-		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Run(sctx); err != nil {
+		// Start the browser now so that a broken install fails here and
+		// not inside a test's timeout. The first Run must get bctx itself
+		// (cancelling its context would end the browser); the start-up is
+		// bounded by WSURLReadTimeout.
+		if err := chromedp.Run(bctx); err != nil {
 			cancelB()
 			cancelA()
 			shared.err = fmt.Errorf("starting %s: %w", path, err)
