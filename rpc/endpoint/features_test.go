@@ -1,0 +1,289 @@
+package endpoint
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/peerd/peerd/rpc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// eventLog records hook events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) add(kind string) func(Event) {
+	return func(e Event) {
+		s := kind + " " + e.Endpoint + " " + e.Method + " " + string(e.ID)
+		if e.Err != nil {
+			s += " err"
+		}
+		l.mu.Lock()
+		l.events = append(l.events, s)
+		l.mu.Unlock()
+	}
+}
+
+func (l *eventLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.events
+	l.events = nil
+	return out
+}
+
+// TestHooks checks the request, response and error events on every
+// endpoint, including notifications and unparsable input.
+func TestHooks(t *testing.T) {
+	noLeaks(t)
+	var log eventLog
+	f := startServer(t, specRegistry(t), Options{Hooks: Hooks{
+		OnRequest:  log.add("req"),
+		OnResponse: log.add("resp"),
+		OnError:    log.add("error"),
+	}})
+	endpoints := map[string]exchanger{
+		"http": httpExchanger{url: f.url("http")},
+		"tcp":  tcpExchanger(t, f.tcpAddr),
+		"ws":   wsExchanger(t, f.url("ws")),
+	}
+	for _, ep := range []string{"http", "tcp", "ws"} {
+		t.Run(ep, func(t *testing.T) {
+			x := endpoints[ep]
+			log.take()
+			x.exchange(t, `{"jsonrpc":"2.0","method":"subtract","params":[3,1],"id":1}`, true)
+			x.exchange(t, `{"jsonrpc":"2.0","method":"update","params":[1]}`, false)
+			x.exchange(t, `{"jsonrpc":"2.0","method":"missing","id":"m"}`, true)
+			x.exchange(t, `{"jsonrpc":"2.0",`, true)
+			got := log.take()
+			var filtered []string
+			for _, e := range got {
+				if !strings.Contains(e, "ping") { // the exchangers' pings
+					filtered = append(filtered, e)
+				}
+			}
+			assert.ElementsMatch(t, []string{
+				"req " + ep + " subtract 1",
+				"resp " + ep + " subtract 1",
+				"req " + ep + " update ",
+				"req " + ep + " missing \"m\"",
+				"resp " + ep + " missing \"m\" err",
+				"error " + ep + " missing \"m\" err",
+				"resp " + ep + "  null err",
+				"error " + ep + "  null err",
+			}, filtered)
+		})
+	}
+}
+
+// TestRelay exposes, on a public HTTP endpoint, a method that runs on a
+// private peer reached over an rpc.Conn (a binchannel pipe), and one that
+// runs behind another JSON-RPC endpoint reached with a Client.
+func TestRelay(t *testing.T) {
+	noLeaks(t)
+	private := rpc.NewRegistry()
+	require.NoError(t, private.Register("secret.add", func(a, b int) int { return a + b }))
+	require.NoError(t, private.Register("secret.fail", func() error { return &rpc.Error{Code: 7, Message: "private failure", Data: jsontext.Value(`[1]`)} }))
+	require.NoError(t, private.Register("secret.wait", func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	toPrivate := pipeCaller(t, private)
+
+	inner := startServer(t, private, Options{})
+	toInner := dial(t, inner.url("tcp"), ClientOptions{})
+
+	public := rpc.NewRegistry()
+	require.NoError(t, Relay(public, "add", toPrivate, "secret.add"))
+	require.NoError(t, Relay(public, "fail", toPrivate, "secret.fail"))
+	require.NoError(t, Relay(public, "wait", toPrivate, "secret.wait"))
+	require.NoError(t, Relay(public, "add2", toInner, "secret.add"))
+	assert.Error(t, Relay(public, "bad", nil, "x"))
+	f := startServer(t, public, Options{})
+
+	c := dial(t, f.url("http"), ClientOptions{})
+	ctx := testCtx(t)
+	for _, m := range []string{"add", "add2"} {
+		var n int
+		require.NoError(t, c.Call(ctx, m, &n, 40, 2))
+		assert.Equal(t, 42, n)
+	}
+	err := c.Call(ctx, "fail", nil)
+	var re *rpc.Error
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, int64(7), re.Code)
+	assert.Equal(t, "private failure", re.Message)
+	assert.JSONEq(t, `[1]`, string(re.Data))
+
+	// Cancelling the public call cancels the private one.
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	ws := dial(t, f.url("ws"), ClientOptions{})
+	go func() { done <- ws.Call(wctx, "wait", nil) }()
+	cancel()
+	assert.ErrorIs(t, <-done, rpc.ErrCancelled)
+}
+
+// TestDiscover calls rpc.discover on every endpoint and checks the document
+// against the essential rules of the OpenRPC meta-schema.
+func TestDiscover(t *testing.T) {
+	noLeaks(t)
+	f := startServer(t, apiRegistry(t), Options{})
+	for _, scheme := range []string{"http", "tcp", "ws"} {
+		t.Run(scheme, func(t *testing.T) {
+			c := dial(t, f.url(scheme), ClientOptions{})
+			var doc map[string]any
+			require.NoError(t, c.Call(testCtx(t), "rpc.discover", &doc))
+			validateOpenRPC(t, doc)
+			var names []string
+			for _, m := range doc["methods"].([]any) {
+				names = append(names, m.(map[string]any)["name"].(string))
+			}
+			assert.Contains(t, names, "subtract")
+			assert.NotContains(t, names, "_private")
+			for _, n := range names {
+				assert.False(t, strings.HasPrefix(n, "_") || strings.HasPrefix(n, "rpc."), n)
+			}
+		})
+	}
+}
+
+var semver = regexp.MustCompile(`^1\.\d+\.\d+$`)
+
+// validateOpenRPC checks what the OpenRPC 1.x meta-schema requires of a
+// document: openrpc (a 1.x.y version), info with title and version, methods
+// each with a name and params (content descriptors with name and schema),
+// and a result content descriptor when present; names unique.
+func validateOpenRPC(t *testing.T, doc map[string]any) {
+	t.Helper()
+	v, _ := doc["openrpc"].(string)
+	assert.Regexp(t, semver, v, "openrpc")
+	info, ok := doc["info"].(map[string]any)
+	require.True(t, ok, "info is an object")
+	assert.IsType(t, "", info["title"], "info.title")
+	assert.IsType(t, "", info["version"], "info.version")
+	methods, ok := doc["methods"].([]any)
+	require.True(t, ok, "methods is an array")
+	seen := map[string]bool{}
+	for i, mv := range methods {
+		m, ok := mv.(map[string]any)
+		require.True(t, ok, "methods[%d] is an object", i)
+		name, _ := m["name"].(string)
+		assert.NotEmpty(t, name, "methods[%d].name", i)
+		assert.False(t, seen[name], "duplicate method %s", name)
+		seen[name] = true
+		params, ok := m["params"].([]any)
+		require.True(t, ok, "%s: params is an array", name)
+		pnames := map[string]bool{}
+		for j, pv := range params {
+			checkDescriptor(t, pv, name+".params["+string(rune('0'+j))+"]")
+			if p, ok := pv.(map[string]any); ok {
+				pn, _ := p["name"].(string)
+				assert.False(t, pnames[pn], "%s: duplicate param %s", name, pn)
+				pnames[pn] = true
+			}
+		}
+		if r, ok := m["result"]; ok {
+			checkDescriptor(t, r, name+".result")
+		}
+		if ps, ok := m["paramStructure"]; ok {
+			assert.Contains(t, []any{"by-name", "by-position", "either"}, ps)
+		}
+	}
+}
+
+func checkDescriptor(t *testing.T, v any, where string) {
+	t.Helper()
+	d, ok := v.(map[string]any)
+	if !assert.True(t, ok, "%s is an object", where) {
+		return
+	}
+	n, _ := d["name"].(string)
+	assert.NotEmpty(t, n, "%s.name", where)
+	switch s := d["schema"].(type) {
+	case map[string]any, bool:
+	default:
+		t.Errorf("%s.schema is %T, want an object or a boolean", where, s)
+	}
+}
+
+// TestHTTPMethods covers GET (description), HEAD, OPTIONS, other methods
+// and content types.
+func TestHTTPMethods(t *testing.T) {
+	noLeaks(t)
+	f := startServer(t, specRegistry(t), Options{Name: "calc"})
+	url := f.url("http")
+	do := func(method, ct, body string) (*http.Response, string) {
+		req, err := http.NewRequestWithContext(testCtx(t), method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(b)
+	}
+
+	resp, body := do(http.MethodGet, "", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var d description
+	require.NoError(t, json.Unmarshal([]byte(body), &d))
+	assert.Equal(t, "calc", d.Name)
+	assert.Equal(t, "rpc.discover", d.Discover)
+	assert.Contains(t, d.Methods, "subtract")
+	assert.NotContains(t, d.Methods, "_private")
+
+	resp, body = do(http.MethodHead, "", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, body)
+
+	resp, _ = do(http.MethodOptions, "", "")
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+	assert.Equal(t, allowHeader, resp.Header.Get("Allow"))
+
+	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		resp, body = do(m, "application/json", "{}")
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, m)
+		assert.Equal(t, allowHeader, resp.Header.Get("Allow"))
+		assertRPCError(t, body, rpc.CodeInvalidRequest)
+	}
+
+	call := `{"jsonrpc":"2.0","method":"echo","params":["x"],"id":1}`
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/json-rpc", "application/jsonrequest"} {
+		resp, body = do(http.MethodPost, ct, call)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, ct)
+		assert.JSONEq(t, `{"jsonrpc":"2.0","result":"x","id":1}`, body, ct)
+	}
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/json; charset"} {
+		resp, body = do(http.MethodPost, ct, call)
+		assert.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode, ct)
+		assertRPCError(t, body, rpc.CodeInvalidRequest)
+	}
+
+	// A response object sent to the server is not answered.
+	resp, _ = do(http.MethodPost, "application/json", `{"jsonrpc":"2.0","result":1,"id":1}`)
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+}
+
+func assertRPCError(t *testing.T, body string, code int64) {
+	t.Helper()
+	env, err := rpc.ParseEnvelope([]byte(body), 1)
+	require.NoError(t, err, body)
+	require.NotNil(t, env.Msgs[0].Error, body)
+	assert.Equal(t, code, env.Msgs[0].Error.Code, body)
+	assert.Equal(t, "null", string(env.Msgs[0].ID))
+}
