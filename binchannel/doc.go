@@ -27,10 +27,13 @@
 //
 // A Channel's SendPacket, Send, Flush, Reset and Close are safe for
 // concurrent use. Sends go through one ordered output queue: a Send that
-// finds nobody writing becomes the writer and drains the queue; a Send that
-// finds a writer appends its packet as one contiguous block and returns. So
-// packets never interleave on the wire, and a Send re-entered from inside
-// the transport's WriteMessage appends rather than deadlocks. RecvPacket and
+// finds nobody writing becomes the writer and writes its packet; a Send
+// that finds a writer appends its packet as one contiguous block and
+// returns. A writer that leaves packets queued behind it when it is done
+// hands the queue to a background writer, which exits when the queue is
+// empty. So packets never interleave on the wire, no Send is held up by a
+// stream of others, and a Send re-entered from inside the transport's
+// WriteMessage appends rather than deadlocks. RecvPacket and
 // Recv must be called from one goroutine at a time. Errors caused by the
 // peer's input never end RecvPacket; they go to Options.OnError.
 //

@@ -186,7 +186,8 @@ func max64(a, b int64) int64 {
 // queue until it is empty.
 //
 // SendPacket returns once p is written, or as soon as it is queued behind a
-// Send that is writing (that Send then writes p too). Either way the
+// Send that is writing (that Send, or the background writer it hands over
+// to when its own packet is out, then writes p). Either way the
 // transport may hand p's memory to the receiver without copying: the caller
 // must not modify p.JSON or the binaries afterwards.
 //
@@ -283,7 +284,10 @@ func (c *Channel) wakeLocked() {
 
 // drainLocked makes the caller the writer and writes the queue until it is
 // empty or a write fails. c.mu is held on entry and released on return.
-// mine supplies the storage for the writer context.
+// mine supplies the storage for the writer context; when mine is a queued
+// packet and others are queued behind it once it is written, the writer
+// role passes to a background goroutine so that the caller is not held up
+// by a stream of other Sends.
 func (c *Channel) drainLocked(ctx context.Context, mine *job) error {
 	c.writing = true
 	mine.wctx = writerCtx{Context: ctx, c: c}
@@ -335,13 +339,18 @@ func (c *Channel) drainLocked(ctx context.Context, mine *job) error {
 			c.q.pop()
 			c.qBytes -= j.size
 			c.wakeLocked()
+			if j == mine && c.q.len() > 0 {
+				go c.drainInBackground()
+				c.mu.Unlock()
+				return nil
+			}
 		}
 	}
 }
 
-// drainInBackground takes over the writer role from a Send whose ctx ended
-// and writes the queue until it is empty, the transport fails or the
-// Channel closes. A failure is reported through OnError and leaves the
+// drainInBackground takes over the writer role from a Send that is done
+// (its packet written, or its ctx ended) and writes the queue until it is
+// empty, the transport fails or the Channel closes. A failure is reported through OnError and leaves the
 // queue for the next Send or Flush.
 func (c *Channel) drainInBackground() {
 	c.mu.Lock()

@@ -260,3 +260,45 @@ func TestWriterCtxEndHandsOver(t *testing.T) {
 		assert.Equal(t, tag, p.Bins[0].Bytes()[0])
 	}
 }
+
+// The writing Send returns once its own packet is out; packets queued
+// behind it are written by a background writer.
+func TestWriterReturnsAfterOwnPacket(t *testing.T) {
+	ctx := testCtx(t)
+	ta, tb := NewPipe(PipeOptions{Depth: 64})
+	ownStarted := make(chan struct{})
+	others := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	ht := &hookTransport{Transport: ta, hook: func(hctx context.Context, parts [][]byte) {
+		switch packetID(parts[0]) {
+		case 1:
+			once.Do(func() {
+				close(ownStarted)
+				<-others // hold the writer until packet 2 is queued
+			})
+		default:
+			select {
+			case <-release:
+			case <-hctx.Done():
+			}
+		}
+	}}
+	c := New(ht)
+	defer c.Close()
+	r := New(tb)
+	defer r.Close()
+
+	first := make(chan error, 1)
+	go func() { first <- c.SendPacket(ctx, bigPacket('a', 10)) }()
+	<-ownStarted
+	require.NoError(t, c.SendPacket(ctx, bigPacket('b', 10)), "queued behind the writer")
+	close(others)
+	require.NoError(t, <-first, "the writer returns although packet 2 is still unwritten")
+	close(release)
+	for _, tag := range []byte{'a', 'b'} {
+		p, err := r.RecvPacket(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, tag, p.Bins[0].Bytes()[0])
+	}
+}
