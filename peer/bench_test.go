@@ -245,3 +245,59 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(percentile(bin, 0.99).Microseconds()), "binchannel-p99-µs")
 	b.ReportMetric(float64(bp50)/float64(rp50), "binchannel/raw-p50")
 }
+
+// BenchmarkRPCRoundTrip compares a small rpc call (a 100-byte string
+// echoed) with a raw data-channel ping-pong of 100 bytes, on two
+// connections configured alike, alternating call by call.
+func BenchmarkRPCRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	x, y := benchPair(b, tunedOptions())
+	ro := tunedOptions()
+	ro.rawTransport = false
+	rx, ry := benchPair(b, ro)
+	if err := ry.RPC().Register("echo", func(s string) string { return s }); err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, 100)
+	for i := range payload {
+		payload[i] = 'a'
+	}
+	arg := string(payload)
+	rawRT := func() error {
+		if err := x.tr.WriteMessage(ctx, payload); err != nil {
+			return err
+		}
+		m, err := y.tr.ReadMessage(ctx)
+		if err != nil {
+			return err
+		}
+		if err := y.tr.WriteMessage(ctx, m[0]); err != nil {
+			return err
+		}
+		_, err = x.tr.ReadMessage(ctx)
+
+		return err
+	}
+	var out string
+	raw := make([]time.Duration, 0, b.N)
+	call := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := rawRT(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := rx.RPC().Call(ctx, "echo", &out, arg); err != nil {
+			b.Fatal(err)
+		}
+		raw = append(raw, t1.Sub(t0))
+		call = append(call, time.Since(t1))
+	}
+	rp50, cp50 := percentile(raw, 0.5), percentile(call, 0.5)
+	b.ReportMetric(float64(rp50.Microseconds()), "raw-p50-µs")
+	b.ReportMetric(float64(percentile(raw, 0.99).Microseconds()), "raw-p99-µs")
+	b.ReportMetric(float64(cp50.Microseconds()), "rpc-p50-µs")
+	b.ReportMetric(float64(percentile(call, 0.99).Microseconds()), "rpc-p99-µs")
+	b.ReportMetric(float64(cp50)/float64(rp50), "rpc/raw-p50")
+}
