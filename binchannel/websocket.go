@@ -95,9 +95,11 @@ func (w *wsTransport) WriteMessage(ctx context.Context, parts ...[]byte) error {
 	}
 	aborted := abortOn(ctx, w.conn.NetConn().SetWriteDeadline)
 	err := w.writeParts(parts)
-	if aborted() {
+	if aborted() && err != nil {
 		return ctx.Err()
 	}
+	// A deadline set by a late abort is replaced by gorilla before the
+	// next frame is written.
 	return err
 }
 
@@ -122,7 +124,12 @@ func (w *wsTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
 	aborted := abortOn(ctx, w.conn.NetConn().SetReadDeadline)
 	msg, err := w.readMessage()
 	if aborted() {
-		return nil, ctx.Err()
+		if err != nil {
+			return nil, ctx.Err()
+		}
+		// ctx ended just after the message arrived: keep it, and lift
+		// the deadline the abort set.
+		_ = w.conn.NetConn().SetReadDeadline(time.Time{})
 	}
 	if err != nil {
 		return nil, err
