@@ -53,8 +53,9 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// MaxConns bounds the TCP plus WebSocket connections served at once.
-	// Past it Serve stops accepting until one ends, and WebSocket
-	// upgrades are refused with 503. Default 1000.
+	// Past it a connection Serve accepted waits for one to end (and no
+	// other is accepted meanwhile), and WebSocket upgrades are refused
+	// with 503. Default 1000.
 	MaxConns int
 	// DisableWebSocket makes the Handler refuse WebSocket upgrades (the
 	// GET is then answered with the description).

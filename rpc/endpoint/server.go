@@ -107,14 +107,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer conns.Wait()
 	var delay time.Duration
 	for {
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
 		nc, err := ln.Accept()
 		if err != nil {
-			<-s.slots
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -131,6 +125,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				continue
 			}
 			return err
+		}
+		// At MaxConns, the accepted connection waits for a slot and no
+		// other is accepted meanwhile.
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			_ = nc.Close()
+			return nil
 		}
 		delay = 0
 		conns.Add(1)
