@@ -75,3 +75,39 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshal decodes arbitrary skeletons against a few binaries, into an
+// untyped value and into a typed one, and checks the placeholder scan
+// agrees with the decoder about indexes it reports.
+func FuzzUnmarshal(f *testing.F) {
+	for _, s := range []string{
+		`{"a":{"$bin":0},"b":[{"$bin":1},null,"aGk="]}`,
+		`{"$bin":2}`,
+		`[{"$bin":0},{ "$bin" : 1 }]`,
+		`{"B":{"$bin":0,"x":1}}`,
+		`{"B":{"$bin":-1},"L":[{"$bin":1e3}]}`,
+		`{"\u0024bin":5}`,
+		`{"B":"not base64!"}`,
+	} {
+		f.Add([]byte(s), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, js []byte, nbins uint8) {
+		bins := make([]Binary, nbins%4)
+		for i := range bins {
+			bins[i] = BytesBinary([]byte{byte(i)})
+		}
+		p := Packet{JSON: js, Bins: bins}
+		var v any
+		errAny := Unmarshal(p, &v)
+		var typed struct {
+			B []byte
+			N Binary
+			L [][]byte
+			M map[string][]byte
+		}
+		_ = Unmarshal(p, &typed)
+		if errAny == nil && checkPlaceholders(js, len(bins)) != nil {
+			t.Fatalf("scan reports a missing binary the decoder bound: %s", js)
+		}
+	})
+}
