@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,6 +52,7 @@ type wsTransport struct {
 	// including its write deadline.
 	wmu sync.Mutex
 
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -162,6 +164,9 @@ func (w *wsTransport) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	if w.closed.Load() {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return fmt.Errorf("%w: over %d bytes: %w", ErrMessageTooLarge, w.o.MaxMessageSize, err)
 	}
@@ -175,6 +180,7 @@ func (w *wsTransport) MaxMessageSize() int { return w.o.MaxMessageSize }
 
 func (w *wsTransport) Close() error {
 	w.closeOnce.Do(func() {
+		w.closed.Store(true)
 		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 		_ = w.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(w.o.CloseTimeout))
 		w.closeErr = w.conn.Close()

@@ -102,3 +102,20 @@ func TestWebSocketOversizedFromPeer(t *testing.T) {
 	_, err := st.ReadMessage(ctx)
 	assert.ErrorIs(t, err, ErrMessageTooLarge)
 }
+
+func TestWebSocketClose(t *testing.T) {
+	ctx := testCtx(t)
+	ct, st := wsPair(t, WebSocketOptions{})
+	a, b := New(ct), New(st)
+	recvErr := make(chan error, 1)
+	go func() {
+		_, err := b.RecvPacket(ctx)
+		recvErr <- err
+	}()
+	require.NoError(t, a.Close())
+	assert.ErrorIs(t, <-recvErr, ErrClosed, "the peer's close frame ends RecvPacket")
+	assert.ErrorIs(t, ct.WriteMessage(ctx, []byte("x")), ErrClosed)
+	_, err := ct.ReadMessage(ctx)
+	assert.ErrorIs(t, err, ErrClosed)
+	require.NoError(t, b.Close())
+}

@@ -1,7 +1,9 @@
 package binchannel
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,4 +72,31 @@ func TestAssembleBins(t *testing.T) {
 	require.True(t, p.Bins[0].Contiguous())
 	assert.Equal(t, large, p.Bins[0].Bytes())
 	assert.NotSame(t, &large[0], &p.Bins[0].Bytes()[0])
+}
+
+// A multi-chunk value streams out without being assembled.
+func TestStreamReceivedBinary(t *testing.T) {
+	ctx := testCtx(t)
+	a, b := newPair(t, PipeOptions{}, Options{ChunkSize: 100})
+	large := make([]byte, 1001)
+	for i := range large {
+		large[i] = byte(i * 7)
+	}
+	p := Packet{JSON: []byte(ph), Bins: []Binary{BytesBinary(large)}}
+	require.NoError(t, a.Send(ctx, &p)) // a *Packet goes as is
+	got, err := b.RecvPacket(ctx)
+	require.NoError(t, err)
+	bin := got.Bins[0]
+	require.False(t, bin.Contiguous())
+	require.Len(t, bin.Chunks(), 11)
+
+	var buf bytes.Buffer
+	n, err := bin.WriteTo(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1001), n)
+	assert.Equal(t, large, buf.Bytes())
+
+	all, err := io.ReadAll(bin.Reader())
+	require.NoError(t, err)
+	assert.Equal(t, large, all)
 }
