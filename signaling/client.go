@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -245,6 +246,7 @@ func (c *Client) run(cc *clientConn) {
 		case <-cc.rc.Done():
 		}
 		lost := cc.rc.Err()
+		cc.lostShutdown()
 		if !c.opts.Reconnect {
 			c.finish(fmt.Errorf("signaling: connection lost: %w", lost))
 			return
@@ -392,9 +394,15 @@ type clientConn struct {
 	live *liveness // nil when client pings are off
 	rc   *rpc.Conn
 
-	mu      sync.Mutex // guards next, pending; held while delivering, to keep order
+	mu      sync.Mutex // guards next, pending, shutdown; held while queueing, to keep order
 	next    uint64
 	pending map[uint64]*wireEvent
+	// shutdown is set when the server said it is stopping, by a shutdown
+	// event or by a close frame 1001 "shutdown" (which arrives after the
+	// event, so it stands in for an event lost while the connection
+	// closed).
+	shutdown   bool
+	closeFrame atomic.Bool
 }
 
 // maxReorder bounds events held while waiting for an earlier one.
@@ -409,6 +417,14 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 		return nil, fmt.Errorf("signaling: dial: %w", err)
 	}
 	cc := &clientConn{c: c, ws: ws, next: 1, pending: make(map[uint64]*wireEvent)}
+	ws.SetCloseHandler(func(code int, text string) error {
+		if code == websocket.CloseGoingAway && text == ReasonShutdown {
+			cc.closeFrame.Store(true)
+		}
+		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		return nil
+	})
 	if c.opts.PingInterval > 0 {
 		cc.live = newLiveness(ws, c.opts.PingInterval, c.opts.PongTimeout, func() { _ = ws.Close() })
 	}
@@ -462,6 +478,9 @@ func (cc *clientConn) onEvent(ev *wireEvent) {
 		}
 		delete(cc.pending, cc.next)
 		cc.next++
+		if e.Kind == EventShutdown {
+			cc.shutdown = true
+		}
 		if !cc.c.queue(e.event()) {
 			cc.c.opts.Logger.Warn("signaling: events not read, closing")
 			cc.close()
@@ -476,6 +495,17 @@ func (ev *wireEvent) event() Event {
 		e.Payload = json.RawMessage(ev.Payload)
 	}
 	return e
+}
+
+// lostShutdown queues the shutdown event the close frame announced when the
+// event itself did not arrive. Call it once the rpc.Conn is done.
+func (cc *clientConn) lostShutdown() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closeFrame.Load() && !cc.shutdown {
+		cc.shutdown = true
+		cc.c.queue(Event{Kind: EventShutdown})
+	}
 }
 
 func (cc *clientConn) close() {
