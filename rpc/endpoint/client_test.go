@@ -58,7 +58,7 @@ func apiRegistry(t testing.TB) *rpc.Registry {
 }
 
 // pipeCaller is an rpc.Conn over a binchannel pipe, the data-channel path.
-func pipeCaller(t *testing.T, reg *rpc.Registry) Caller {
+func pipeCaller(t testing.TB, reg *rpc.Registry) Caller {
 	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
 	srv := rpc.NewWithOptions(binchannel.New(a), rpc.Options{Registry: reg})
 	cli := rpc.New(binchannel.New(b))

@@ -69,7 +69,7 @@ func (f *fixture) url(scheme string) string {
 
 // startServer serves reg with o on two loopback listeners until the test
 // ends.
-func startServer(t *testing.T, reg *rpc.Registry, o Options) *fixture {
+func startServer(t testing.TB, reg *rpc.Registry, o Options) *fixture {
 	t.Helper()
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -93,7 +93,7 @@ func startServer(t *testing.T, reg *rpc.Registry, o Options) *fixture {
 }
 
 // dial returns a Client closed at the end of the test.
-func dial(t *testing.T, url string, o ClientOptions) *Client {
+func dial(t testing.TB, url string, o ClientOptions) *Client {
 	t.Helper()
 	c, err := Dial(testCtx(t), url, o)
 	require.NoError(t, err)
