@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/peerd/peerd/binchannel"
@@ -43,21 +44,25 @@ func (c *Conn) Notify(ctx context.Context, method string, args ...any) error {
 // or nil) and returns the raw result. Functions and binaries are not
 // processed.
 func (c *Conn) CallRaw(ctx context.Context, method string, params jsontext.Value) (jsontext.Value, error) {
+	if params != nil && !params.IsValid() {
+		return nil, fmt.Errorf("rpc: invalid raw params")
+	}
 	var out jsontext.Value
-	err := c.callEncoded(ctx, method, &out, func(e *encoder, dst []byte) ([]byte, error) {
-		return append(dst, params...), nil
-	}, params == nil)
+	err := c.callEncoded(ctx, method, &out, "", nil, params, true)
 	return out, err
 }
 
 func (c *Conn) call(ctx context.Context, method, prefix string, result any, args []any) error {
-	return c.callEncoded(ctx, method, result, func(e *encoder, dst []byte) ([]byte, error) {
-		return e.appendArgs(dst, prefix, args)
-	}, false)
+	return c.callEncoded(ctx, method, result, prefix, args, nil, false)
 }
 
+// callPool recycles call records with their channels.
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan reply, 1)} }}
+
+// callEncoded sends a request whose params are [prefix?, args...], or raw
+// when isRaw (nil raw: no params member), and waits for the answer.
 func (c *Conn) callEncoded(ctx context.Context, method string, result any,
-	params func(*encoder, []byte) ([]byte, error), noParams bool) error {
+	prefix string, args []any, raw jsontext.Value, isRaw bool) error {
 	c.mu.Lock()
 	err := c.closedErrLocked()
 	c.mu.Unlock()
@@ -75,12 +80,16 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 
 	id := c.seq.Add(1)
 	e := encoder{c: c, scope: id}
-	buf := make([]byte, 0, 96)
+	buf := make([]byte, 0, 64+len(method)+len(raw))
 	buf = append(buf, `{"jsonrpc":"2.0","method":`...)
 	buf = appendString(buf, method)
-	if !noParams {
+	switch {
+	case isRaw && raw != nil:
 		buf = append(buf, `,"params":`...)
-		if buf, err = params(&e, buf); err != nil {
+		buf = append(buf, raw...)
+	case !isRaw:
+		buf = append(buf, `,"params":`...)
+		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
 			c.dropCallbacks(e.cbs)
 			return err
 		}
@@ -89,22 +98,26 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	buf = strconv.AppendUint(buf, id, 10)
 	buf = append(buf, '}')
 
-	cl := &call{id: id, done: make(chan reply, 1), cbs: e.cbs}
+	cl := callPool.Get().(*call)
+	cl.id, cl.cbs = id, e.cbs
 	c.mu.Lock()
 	if err := c.closedErrLocked(); err != nil {
 		c.mu.Unlock()
 		c.dropCallbacks(e.cbs)
+		callPool.Put(cl)
 		return err
 	}
 	c.calls[id] = cl
 	var ids []string
 	var failed []*call
-	cl.elem, ids, failed = c.addPendingLocked(cl)
+	cl.node.owner = cl
+	ids, failed = c.addPendingLocked(&cl.node)
 	c.mu.Unlock()
 	c.afterEvict(ids, failed)
 
 	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
 		if c.forgetCall(cl) {
+			c.putCall(cl)
 			if errors.Is(err, ErrClosed) {
 				return err
 			}
@@ -121,9 +134,13 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 			r = <-cl.done // answered or failed meanwhile
 			break
 		}
+		c.putCall(cl)
 		c.sendCancel(id)
 		return ctxError(method, ctx.Err())
 	}
+	// Nobody sends on cl.done again: it left the pending set before the
+	// reply was sent.
+	c.putCall(cl)
 	if r.err != nil {
 		return r.err
 	}
@@ -140,6 +157,11 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	return nil
 }
 
+func (c *Conn) putCall(cl *call) {
+	*cl = call{done: cl.done}
+	callPool.Put(cl)
+}
+
 // forgetCall removes a waiting call and its scoped functions; false when it
 // was already removed (answered, failed or evicted).
 func (c *Conn) forgetCall(cl *call) bool {
@@ -149,7 +171,7 @@ func (c *Conn) forgetCall(cl *call) bool {
 		return false
 	}
 	delete(c.calls, cl.id)
-	c.order.Remove(cl.elem)
+	c.order.remove(&cl.node)
 	c.releaseScopeLocked(cl)
 	return true
 }
@@ -163,7 +185,7 @@ func (c *Conn) dropCallbacks(ids []string) {
 	for _, id := range ids {
 		if cb, ok := c.callbacks[id]; ok {
 			delete(c.callbacks, id)
-			c.order.Remove(cb.elem)
+			c.order.remove(&cb.node)
 		}
 	}
 	c.mu.Unlock()

@@ -1,18 +1,14 @@
 package rpc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/peerd/peerd/binchannel"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // encoder encodes the values of one outgoing message, storing the functions
 // it meets and collecting raw binaries.
@@ -73,6 +69,9 @@ func (e *encoder) appendValue(dst []byte, v any) ([]byte, error) {
 			return dst, fmt.Errorf("rpc: invalid raw JSON value")
 		}
 		return append(dst, x...), nil
+	}
+	if out, ok := appendScalar(dst, v); ok {
+		return out, nil
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Func {
@@ -182,6 +181,9 @@ func (d *decoder) unmarshal(raw jsontext.Value, ptr any) error {
 		*v = append((*v)[:0], raw...)
 		return nil
 	}
+	if decodeScalar(raw, ptr) {
+		return nil
+	}
 	if isPlain(rv.Type()) {
 		return json.Unmarshal(raw, ptr)
 	}
@@ -197,6 +199,20 @@ func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
 		}
 		return d.decodeFunc(raw, ptr)
 	}
+	if k := dec.PeekKind(); k == '0' || k == '"' || k == 't' || k == 'f' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if decodeScalar(raw, ptr.Interface()) {
+			return nil
+		}
+		// Not a fast case: decode the raw value in full.
+		if isPlain(ptr.Type()) {
+			return json.Unmarshal(raw, ptr.Interface())
+		}
+		return json.Unmarshal(raw, ptr.Interface(), d.options()...)
+	}
 	if isPlain(ptr.Type()) {
 		return json.UnmarshalDecode(dec, ptr.Interface())
 	}
@@ -207,13 +223,14 @@ func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
 // Errors are *Error values with CodeInvalidParams.
 func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Value, error) {
 	out := make([]reflect.Value, len(m.params))
-	fill := func() {
-		for i, v := range out {
-			if !v.IsValid() {
-				out[i] = reflect.Zero(m.params[i])
-			}
+	if len(out) > 0 {
+		// One allocation holds every parameter.
+		holder := reflect.New(m.argsType).Elem()
+		for i := range out {
+			out[i] = holder.Field(i)
 		}
 	}
+	fill := func() {}
 	switch params.Kind() {
 	case 0, 'n':
 		fill()
@@ -223,16 +240,16 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 			return nil, ErrInvalidParams.withMessage("Invalid params: want an array")
 		}
 		if m.objParam {
-			p := reflect.New(m.params[0])
-			if err := d.unmarshal(params, p.Interface()); err != nil {
+			if err := d.unmarshal(params, out[0].Addr().Interface()); err != nil {
 				return nil, invalidParams(err)
 			}
-			out[0] = p.Elem()
 			return out, nil
 		}
 		return d.named(m, params, out, fill)
 	}
-	dec := jsontext.NewDecoder(bytesReader(params))
+	p := getParser(params)
+	defer p.release()
+	dec := p.dec
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, invalidParams(err)
 	}
@@ -257,11 +274,9 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 		case i >= len(m.params):
 			return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: at most %d expected", len(m.params)))
 		default:
-			p := reflect.New(m.params[i])
-			if err := d.decodeNext(dec, p); err != nil {
+			if err := d.decodeNext(dec, out[i].Addr()); err != nil {
 				return nil, invalidParams(fmt.Errorf("%s: %w", m.names[i], err))
 			}
-			out[i] = p.Elem()
 		}
 	}
 	if extra.IsValid() {
@@ -273,7 +288,9 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 
 // named decodes an object of named params.
 func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value, fill func()) ([]reflect.Value, error) {
-	dec := jsontext.NewDecoder(bytesReader(params))
+	p := getParser(params)
+	defer p.release()
+	dec := p.dec
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, invalidParams(err)
 	}
@@ -293,11 +310,9 @@ func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value, f
 		if i < 0 {
 			return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: unknown parameter %.64q", name))
 		}
-		p := reflect.New(m.params[i])
-		if err := d.decodeNext(dec, p); err != nil {
+		if err := d.decodeNext(dec, out[i].Addr()); err != nil {
 			return nil, invalidParams(fmt.Errorf("%s: %w", name, err))
 		}
-		out[i] = p.Elem()
 	}
 	fill()
 	return out, nil

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -40,16 +39,17 @@ type Conn struct {
 	cause     error
 	calls     map[uint64]*call
 	callbacks map[string]*callback
-	order     *list.List          // pending entries, oldest first: *call or *callback
+	order     pendingList         // pending entries, oldest first
 	handles   map[*Func]struct{}  // live handles to the peer's functions
 	evicted   map[string]struct{} // recently evicted function ids
 	evictRing []string            // insertion order of evicted, bounded
 	inflight  map[string]context.CancelFunc
 
-	// smu guards the handler slots and queue.
+	// smu guards the handler workers and queue.
 	smu     sync.Mutex
-	running int
-	queue   []func()
+	workers int             // worker goroutines alive
+	idle    []chan *request // parked workers, each waiting on its channel
+	queue   []*request      // requests waiting for a worker
 
 	// sessMu guards session.
 	sessMu  sync.Mutex
@@ -61,7 +61,7 @@ type call struct {
 	id   uint64
 	done chan reply
 	cbs  []string // functions passed with the call, released on return
-	elem *list.Element
+	node pendingNode
 }
 
 // reply is what a waiting call receives.
@@ -78,7 +78,7 @@ type callback struct {
 	once  sync.Once
 	m     *Method // adapted lazily by method()
 	scope uint64  // id of the call it was passed with; 0 once kept or when returned
-	elem  *list.Element
+	node  pendingNode
 }
 
 const maxEvictedRecords = 1024
@@ -98,7 +98,6 @@ func NewWithOptions(t Transport, o Options) *Conn {
 		done:      make(chan struct{}),
 		calls:     make(map[uint64]*call),
 		callbacks: make(map[string]*callback),
-		order:     list.New(),
 		handles:   make(map[*Func]struct{}),
 		evicted:   make(map[string]struct{}),
 		inflight:  make(map[string]context.CancelFunc),
@@ -106,6 +105,7 @@ func NewWithOptions(t Transport, o Options) *Conn {
 	if j, ok := t.(JSONOnly); ok && j.JSONOnly() {
 		c.rawBins = false
 	}
+	c.order.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.readLoop()
@@ -170,7 +170,7 @@ func (c *Conn) Stats() Stats {
 	s := Stats{Waiting: len(c.calls), Callbacks: len(c.callbacks), Handles: len(c.handles)}
 	c.mu.Unlock()
 	c.smu.Lock()
-	s.Running, s.Queued = c.running, len(c.queue)
+	s.Running, s.Queued = c.workers-len(c.idle), len(c.queue)
 	c.smu.Unlock()
 	return s
 }
@@ -215,7 +215,7 @@ func (c *Conn) shutdown(cause error) {
 		h.state.Store(stateReleased)
 	}
 	clear(c.handles)
-	c.order.Init()
+	c.order.init()
 	c.mu.Unlock()
 
 	c.cancel()
@@ -259,14 +259,14 @@ func isClosedErr(err error) bool {
 // addPendingLocked appends an entry to the eviction order and evicts the
 // oldest entries over the bound. The returned ids go to OnEvict after the
 // lock is released; the returned calls must be failed with ErrEvicted.
-func (c *Conn) addPendingLocked(v any) (*list.Element, []string, []*call) {
-	e := c.order.PushBack(v)
+func (c *Conn) addPendingLocked(n *pendingNode) ([]string, []*call) {
+	c.order.pushBack(n)
 	var ids []string
 	var failed []*call
-	for c.order.Len() > c.opts.MaxPending {
-		front := c.order.Front()
-		c.order.Remove(front)
-		switch x := front.Value.(type) {
+	for c.order.len() > c.opts.MaxPending {
+		front := c.order.front()
+		c.order.remove(front)
+		switch x := front.owner.(type) {
 		case *call:
 			delete(c.calls, x.id)
 			c.releaseScopeLocked(x)
@@ -278,7 +278,7 @@ func (c *Conn) addPendingLocked(v any) (*list.Element, []string, []*call) {
 			ids = append(ids, x.id)
 		}
 	}
-	return e, ids, failed
+	return ids, failed
 }
 
 func (c *Conn) recordEvictedLocked(id string) {
@@ -293,8 +293,9 @@ func (c *Conn) recordEvictedLocked(id string) {
 // afterEvict fails evicted calls and runs the hook; call without locks.
 func (c *Conn) afterEvict(ids []string, failed []*call) {
 	for _, cl := range failed {
-		cl.done <- reply{err: fmt.Errorf("%w: call %d", ErrEvicted, cl.id)}
-		c.sendCancel(cl.id) // free the peer's handler too
+		id := cl.id // cl is recycled once the reply is taken
+		cl.done <- reply{err: fmt.Errorf("%w: call %d", ErrEvicted, id)}
+		c.sendCancel(id) // free the peer's handler too
 	}
 	if len(ids) > 0 && c.opts.OnEvict != nil {
 		c.opts.OnEvict(ids)
@@ -307,7 +308,7 @@ func (c *Conn) releaseScopeLocked(cl *call) {
 	for _, id := range cl.cbs {
 		if cb, ok := c.callbacks[id]; ok && cb.scope == cl.id {
 			delete(c.callbacks, id)
-			c.order.Remove(cb.elem)
+			c.order.remove(&cb.node)
 		}
 	}
 }

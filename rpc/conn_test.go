@@ -298,6 +298,6 @@ func TestCallsBothWaysAtOnce(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	assert.Equal(t, Stats{}, a.Stats())
-	assert.Equal(t, Stats{}, b.Stats())
+	assert.Equal(t, Stats{}, bindings(a))
+	assert.Equal(t, Stats{}, bindings(b))
 }

@@ -3,7 +3,9 @@ package rpc
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -88,7 +90,8 @@ type wireMsg struct {
 // means DefaultMaxBatch. Objects that are not valid requests or responses
 // come back as KindInvalid messages so that a batch can answer each one.
 //
-// The returned messages do not alias b.
+// The raw members of the returned messages alias b, which must not be
+// modified while they are in use.
 func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
 	if maxBatch <= 0 {
 		maxBatch = DefaultMaxBatch
@@ -97,48 +100,128 @@ func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
 	if len(b) == 0 {
 		return Envelope{}, ErrParse
 	}
+	p := getParser(b)
+	defer p.release()
 	switch b[0] {
 	case '{':
 		var w wireMsg
-		if err := json.Unmarshal(b, &w); err != nil {
+		if err := p.object(&w); err != nil || !p.atEOF() {
 			return Envelope{}, ErrParse
 		}
 		return Envelope{Msgs: []Message{w.message()}}, nil
 	case '[':
-		var elems []jsontext.Value
-		if err := json.Unmarshal(b, &elems); err != nil {
+		if _, err := p.dec.ReadToken(); err != nil {
 			return Envelope{}, ErrParse
 		}
-		if len(elems) == 0 {
+		env := Envelope{Batch: true}
+		tooMany := false
+		for p.dec.PeekKind() != ']' {
+			if len(env.Msgs) >= maxBatch {
+				tooMany = true
+				if err := p.dec.SkipValue(); err != nil {
+					return Envelope{}, ErrParse
+				}
+				continue
+			}
+			if p.dec.PeekKind() != '{' {
+				if err := p.dec.SkipValue(); err != nil {
+					return Envelope{}, ErrParse
+				}
+				env.Msgs = append(env.Msgs, Message{Kind: KindInvalid, Invalid: ErrInvalidRequest})
+				continue
+			}
+			var w wireMsg
+			if err := p.object(&w); err != nil {
+				return Envelope{}, ErrParse
+			}
+			env.Msgs = append(env.Msgs, w.message())
+		}
+		if _, err := p.dec.ReadToken(); err != nil || !p.atEOF() {
+			return Envelope{}, ErrParse
+		}
+		if len(env.Msgs) == 0 {
 			return Envelope{}, ErrInvalidRequest
 		}
-		if len(elems) > maxBatch {
-			return Envelope{}, ErrInvalidRequest.withMessage("Invalid Request: batch of " +
-				strconv.Itoa(len(elems)) + " exceeds " + strconv.Itoa(maxBatch))
-		}
-		env := Envelope{Batch: true, Msgs: make([]Message, len(elems))}
-		for i, e := range elems {
-			env.Msgs[i] = parseElem(e)
+		if tooMany {
+			return Envelope{}, ErrInvalidRequest.withMessage("Invalid Request: batch exceeds " + strconv.Itoa(maxBatch))
 		}
 		return env, nil
 	default:
-		if !jsontext.Value(b).IsValid() {
+		if _, err := p.dec.ReadValue(); err != nil || !p.atEOF() {
 			return Envelope{}, ErrParse
 		}
 		return Envelope{Msgs: []Message{{Kind: KindInvalid, Invalid: ErrInvalidRequest}}}, nil
 	}
 }
 
-// parseElem decodes one batch element (already known to be valid JSON).
-func parseElem(e jsontext.Value) Message {
-	if e.Kind() != '{' {
-		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest}
+// parser is a pooled decoder reading straight from the input bytes (a
+// bytes.Buffer source lets jsontext parse in place, without copying).
+type parser struct {
+	dec *jsontext.Decoder
+	bb  bytes.Buffer
+}
+
+var (
+	emptyBuffer = new(bytes.Buffer)
+	parserPool  = sync.Pool{New: func() any { return &parser{dec: jsontext.NewDecoder(emptyBuffer)} }}
+)
+
+// getParser returns a pooled parser reading b.
+func getParser(b []byte) *parser {
+	p := parserPool.Get().(*parser)
+	p.bb = *bytes.NewBuffer(b)
+	p.dec.Reset(&p.bb)
+	return p
+}
+
+func (p *parser) release() {
+	p.dec.Reset(emptyBuffer) // drop the reference to the input
+	p.bb = bytes.Buffer{}
+	parserPool.Put(p)
+}
+
+// atEOF reports whether only whitespace is left.
+func (p *parser) atEOF() bool {
+	_, err := p.dec.ReadToken()
+	return err == io.EOF
+}
+
+// object reads one JSON object into w; member values alias the input.
+// Unknown members are skipped; duplicate names are a syntax error.
+func (p *parser) object(w *wireMsg) error {
+	if _, err := p.dec.ReadToken(); err != nil {
+		return err
 	}
-	var w wireMsg
-	if err := json.Unmarshal(e, &w); err != nil {
-		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest}
+	for p.dec.PeekKind() != '}' {
+		name, err := p.dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		var dst *jsontext.Value
+		switch name.String() {
+		case "jsonrpc":
+			dst = &w.JSONRPC
+		case "id":
+			dst = &w.ID
+		case "method":
+			dst = &w.Method
+		case "params":
+			dst = &w.Params
+		case "result":
+			dst = &w.Result
+		case "error":
+			dst = &w.Error
+		}
+		v, err := p.dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if dst != nil {
+			*dst = v
+		}
 	}
-	return w.message()
+	_, err := p.dec.ReadToken()
+	return err
 }
 
 func isNull(v jsontext.Value) bool { return len(v) == 4 && string(v) == "null" }
@@ -170,7 +253,7 @@ func (w *wireMsg) message() Message {
 			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
 		}
 		var name string
-		if err := json.Unmarshal(w.Method, &name); err != nil {
+		if !decodeScalar(w.Method, &name) && json.Unmarshal(w.Method, &name) != nil {
 			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
 		}
 		if w.Params != nil {
@@ -239,6 +322,9 @@ func AppendRequest(dst []byte, id jsontext.Value, method string, params jsontext
 // JSON-RPC 1.0 form, which always carries result, error and id. A nil id is
 // written as null.
 func AppendResponse(dst []byte, v1 bool, id, result jsontext.Value, e *Error) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, len(id)+len(result)+48)
+	}
 	if result == nil {
 		result = jsontext.Value("null")
 	}

@@ -168,7 +168,8 @@ func (c *Conn) storeCallback(fn reflect.Value, scope uint64) (string, error) {
 	c.callbacks[id] = cb
 	var ids []string
 	var failed []*call
-	cb.elem, ids, failed = c.addPendingLocked(cb)
+	cb.node.owner = cb
+	ids, failed = c.addPendingLocked(&cb.node)
 	c.mu.Unlock()
 	c.afterEvict(ids, failed)
 	return id, nil
@@ -186,7 +187,9 @@ func parsePlaceholder(v jsontext.Value) (id string, ok bool) {
 	if v.Kind() != '{' {
 		return "", false
 	}
-	dec := jsontext.NewDecoder(bytesReader(v))
+	p := getParser(v)
+	defer p.release()
+	dec := p.dec
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return "", false
 	}

@@ -49,8 +49,8 @@ func TestProgressCallback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5, n)
 	assert.Equal(t, []int{1, 2, 3, 4, 5}, seen, "callbacks run before the call returns")
-	assert.Equal(t, Stats{}, a.Stats(), "caller's callback released on return")
-	assert.Equal(t, Stats{}, b.Stats(), "callee's handle released on return")
+	assert.Equal(t, Stats{}, bindings(a), "caller's callback released on return")
+	assert.Equal(t, Stats{}, bindings(b), "callee's handle released on return")
 
 	s, err := Call[string](ctx, a, "workCtx", 3, func(ctx context.Context, i int) (string, error) {
 		if ConnFromContext(ctx) != a {
@@ -83,8 +83,8 @@ func TestSubscription(t *testing.T) {
 	got := make(chan string, 10)
 	require.NoError(t, a.Call(ctx, "subscribe", nil, "news", func(s string) { got <- s }))
 	sub := <-subs
-	assert.Equal(t, Stats{Callbacks: 1}, a.Stats())
-	assert.Equal(t, Stats{Handles: 1}, b.Stats())
+	assert.Equal(t, Stats{Callbacks: 1}, bindings(a))
+	assert.Equal(t, Stats{Handles: 1}, bindings(b))
 	for _, s := range []string{"one", "two"} {
 		require.NoError(t, sub.Call(ctx, nil, s))
 		assert.Equal(t, s, <-got)
@@ -135,8 +135,8 @@ func TestReturnedFunc(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, n)
 	}
-	assert.Equal(t, Stats{Handles: 1}, a.Stats())
-	assert.Equal(t, Stats{Callbacks: 1}, b.Stats())
+	assert.Equal(t, Stats{Handles: 1}, bindings(a))
+	assert.Equal(t, Stats{Callbacks: 1}, bindings(b))
 	require.NoError(t, f.Unbind(ctx))
 	require.NoError(t, f.Unbind(ctx), "twice is a no-op")
 	zero(t, a, b)
@@ -146,7 +146,7 @@ func TestReturnedFunc(t *testing.T) {
 	n, err := add(ctx, 2, 3)
 	require.NoError(t, err)
 	assert.Equal(t, 5, n)
-	assert.Equal(t, Stats{Handles: 1}, a.Stats(), "a typed stub lives until close")
+	assert.Equal(t, Stats{Handles: 1}, bindings(a), "a typed stub lives until close")
 }
 
 type job struct {

@@ -92,3 +92,11 @@ const (
 	testTimeout = 10 * time.Second
 	pollEvery   = time.Millisecond
 )
+
+// bindings is c's Stats without the handler counters, which settle only
+// after a handler's response has been sent.
+func bindings(c *Conn) Stats {
+	s := c.Stats()
+	s.Running, s.Queued = 0, 0
+	return s
+}

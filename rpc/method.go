@@ -26,6 +26,7 @@ type Method struct {
 	result   reflect.Type // nil when the function returns no value
 	objParam bool         // single struct param filled from named params
 	variadic bool
+	argsType reflect.Type // struct with one field per param: one allocation per call
 }
 
 // NewMethod adapts fn, which must be a func whose parameters are an optional
@@ -88,6 +89,11 @@ func newMethodValue(v reflect.Value, paramNames []string) (*Method, error) {
 	default:
 		return nil, fmt.Errorf("%w: at most one result plus an error, got %d results", ErrBadMethod, t.NumOut())
 	}
+	fields := make([]reflect.StructField, len(m.params))
+	for i, p := range m.params {
+		fields[i] = reflect.StructField{Name: fmt.Sprintf("A%d", i), Type: p}
+	}
+	m.argsType = reflect.StructOf(fields)
 	if len(paramNames) > len(m.params) {
 		return nil, fmt.Errorf("%w: %d names for %d parameters", ErrBadMethod, len(paramNames), len(m.params))
 	}

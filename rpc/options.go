@@ -14,6 +14,9 @@ type Options struct {
 	// MaxConcurrency bounds the handlers running at once on this Conn.
 	// Default 64.
 	MaxConcurrency int
+	// IdleWorkers is how many handler goroutines stay parked for reuse
+	// when there is no work. Default 16 (capped to MaxConcurrency).
+	IdleWorkers int
 	// MaxQueue bounds the requests waiting for a handler slot; past it a
 	// request is answered with CodeOverloaded at once. Default 1024.
 	MaxQueue int
@@ -67,6 +70,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = 64
 	}
+	if o.IdleWorkers <= 0 {
+		o.IdleWorkers = 16
+	}
+	o.IdleWorkers = min(o.IdleWorkers, o.MaxConcurrency)
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 1024
 	}

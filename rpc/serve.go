@@ -58,7 +58,7 @@ func (c *Conn) deliver(m *Message, bins []binchannel.Binary) {
 		c.mu.Lock()
 		if cl = c.calls[id]; cl != nil {
 			delete(c.calls, id)
-			c.order.Remove(cl.elem)
+			c.order.remove(&cl.node)
 			c.releaseScopeLocked(cl)
 		}
 		c.mu.Unlock()
@@ -144,7 +144,7 @@ func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
 				cb.scope = 0
 			} else {
 				delete(c.callbacks, id)
-				c.order.Remove(cb.elem)
+				c.order.remove(&cb.node)
 			}
 		}
 		c.mu.Unlock()
@@ -200,7 +200,9 @@ func firstString(params jsontext.Value) (string, bool) {
 	if params.Kind() != '[' {
 		return "", false
 	}
-	dec := jsontext.NewDecoder(bytesReader(params))
+	p := getParser(params)
+	defer p.release()
+	dec := p.dec
 	if _, err := dec.ReadToken(); err != nil {
 		return "", false
 	}
@@ -214,26 +216,29 @@ func firstString(params jsontext.Value) (string, bool) {
 // dispatch runs meth for m on a handler slot, or queues it, or refuses it
 // when the queue is full.
 func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Method, skip int) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	ctx = context.WithValue(ctx, connKey{}, c)
-	key := ""
+	task := &request{m: m, bins: bins, b: b, slot: -1, meth: meth, skip: skip}
+	var cctx context.Context
+	cctx, task.cancel = context.WithCancel(c.ctx)
+	task.ctx = handlerCtx{Context: cctx, c: c}
 	if !m.IsNotification() {
 		c.mu.Lock()
 		if _, dup := c.inflight[string(m.ID)]; !dup {
-			key = string(m.ID)
-			c.inflight[key] = cancel
+			task.key = string(m.ID)
+			c.inflight[task.key] = task.cancel
 		}
 		c.mu.Unlock()
+		task.slot = b.reserve()
 	}
-	slot := -1
-	if !m.IsNotification() {
-		slot = b.reserve()
-	}
-	task := func() { c.run(ctx, cancel, key, m, bins, b, slot, meth, skip) }
+	key, cancel, slot := task.key, task.cancel, task.slot
 	c.smu.Lock()
 	switch {
-	case c.running < c.opts.MaxConcurrency:
-		c.running++
+	case len(c.idle) > 0:
+		ch := c.idle[len(c.idle)-1]
+		c.idle = c.idle[:len(c.idle)-1]
+		c.smu.Unlock()
+		ch <- task // buffered: never blocks
+	case c.workers < c.opts.MaxConcurrency:
+		c.workers++
 		c.wg.Add(1)
 		c.smu.Unlock()
 		go c.worker(task)
@@ -249,21 +254,34 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 	}
 }
 
-// worker runs task and then queued tasks until the queue is empty.
-func (c *Conn) worker(task func()) {
+// worker runs task, then queued tasks; when none is left it parks (up to
+// Options.IdleWorkers parked workers, reused without growing a new stack)
+// or exits.
+func (c *Conn) worker(task *request) {
 	defer c.wg.Done()
-	for task != nil {
-		task()
+	ch := make(chan *request, 1)
+	for {
+		c.run(task)
 		c.smu.Lock()
 		if len(c.queue) > 0 {
 			task = c.queue[0]
 			c.queue[0] = nil
 			c.queue = c.queue[1:]
-		} else {
-			task = nil
-			c.running--
+			c.smu.Unlock()
+			continue
 		}
+		if len(c.idle) >= c.opts.IdleWorkers || c.ctx.Err() != nil {
+			c.workers--
+			c.smu.Unlock()
+			return
+		}
+		c.idle = append(c.idle, ch)
 		c.smu.Unlock()
+		select {
+		case task = <-ch:
+		case <-c.ctx.Done():
+			return // the Conn is gone; Stats no longer matter
+		}
 	}
 }
 
@@ -276,10 +294,38 @@ func (c *Conn) endRequest(key string, cancel context.CancelFunc) {
 	}
 }
 
+// request is one incoming request on its way to a handler.
+type request struct {
+	ctx    handlerCtx
+	cancel context.CancelFunc
+	key    string // inflight key ("" when not cancellable)
+	m      *Message
+	bins   []binchannel.Binary
+	b      *batch
+	slot   int
+	meth   *Method
+	skip   int
+}
+
+// handlerCtx is a handler's context: cancellable, carrying the Conn without
+// a separate context.WithValue allocation.
+type handlerCtx struct {
+	context.Context
+	c *Conn
+}
+
+func (h *handlerCtx) Value(key any) any {
+	if _, ok := key.(connKey); ok {
+		return h.c
+	}
+	return h.Context.Value(key)
+}
+
 // run decodes the params, calls the handler and answers.
-func (c *Conn) run(ctx context.Context, cancel context.CancelFunc, key string, m *Message,
-	bins []binchannel.Binary, b *batch, slot int, meth *Method, skip int) {
-	defer c.endRequest(key, cancel)
+func (c *Conn) run(r *request) {
+	defer c.endRequest(r.key, r.cancel)
+	var ctx context.Context = &r.ctx
+	m, bins, b, slot, meth, skip := r.m, r.bins, r.b, r.slot, r.meth, r.skip
 	sc := &reqScope{notification: m.IsNotification()}
 	d := decoder{c: c, bins: bins, scope: sc}
 	res, err := c.invoke(ctx, meth, func() ([]reflect.Value, error) { return d.args(meth, m.Params, skip) })

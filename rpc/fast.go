@@ -1,0 +1,82 @@
+package rpc
+
+import (
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// appendScalar appends the JSON form of common scalar values without the
+// reflection-based encoder; ok is false for other types. The output is
+// byte-identical to json.Marshal's.
+func appendScalar(dst []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(dst, x, 10), true
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), true
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), true
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), true
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), true
+	case bool:
+		return strconv.AppendBool(dst, x), true
+	case string:
+		out, err := jsontext.AppendQuote(dst, x)
+		return out, err == nil
+	}
+	return dst, false
+}
+
+// decodeScalar decodes raw into common scalar pointer types without the
+// reflection-based decoder; ok is false when it did not handle the pair
+// (the caller then uses json.Unmarshal, which also reports the errors).
+func decodeScalar(raw []byte, ptr any) bool {
+	switch p := ptr.(type) {
+	case *int:
+		n, err := strconv.ParseInt(string(raw), 10, strconv.IntSize)
+		if err != nil {
+			return false
+		}
+		*p = int(n)
+	case *int64:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return false
+		}
+		*p = n
+	case *uint64:
+		n, err := strconv.ParseUint(string(raw), 10, 64)
+		if err != nil {
+			return false
+		}
+		*p = n
+	case *bool:
+		switch string(raw) {
+		case "true":
+			*p = true
+		case "false":
+			*p = false
+		default:
+			return false
+		}
+	case *string:
+		// Only strings without escapes; the rest go through the decoder.
+		if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+			return false
+		}
+		for _, c := range raw[1 : len(raw)-1] {
+			if c < 0x20 || c == '\\' || c == '"' || c >= 0x80 {
+				return false
+			}
+		}
+		*p = string(raw[1 : len(raw)-1])
+	default:
+		return false
+	}
+	return true
+}
