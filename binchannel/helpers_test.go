@@ -141,26 +141,29 @@ func (t *fakeTimer) Stop() bool {
 }
 
 // Advance moves time forward and runs the timers that fall due, in order,
-// on the calling goroutine.
+// on the calling goroutine; each runs with the clock at its due time.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
+	end := c.now.Add(d)
 	c.mu.Unlock()
 	for {
 		c.mu.Lock()
 		var due *fakeTimer
 		for _, t := range c.timers {
-			if !t.done && !t.at.After(c.now) && (due == nil || t.at.Before(due.at)) {
+			if !t.done && !t.at.After(end) && (due == nil || t.at.Before(due.at)) {
 				due = t
 			}
 		}
-		if due != nil {
-			due.done = true
-		}
-		c.mu.Unlock()
 		if due == nil {
+			c.now = end
+			c.mu.Unlock()
 			return
 		}
+		due.done = true
+		if due.at.After(c.now) {
+			c.now = due.at
+		}
+		c.mu.Unlock()
 		due.f()
 	}
 }

@@ -22,7 +22,9 @@ type Options struct {
 
 	// PendingTTL is how long a half-received packet may wait for its
 	// remaining messages before it is dropped and ErrExpired reported.
-	// Default 30s; a negative value disables expiry.
+	// Expiry is checked by a sweep every PendingTTL/8 while packets are
+	// pending, so a packet goes between PendingTTL and 9/8 of it after it
+	// began, never earlier. Default 30s; a negative value disables expiry.
 	PendingTTL time.Duration
 
 	// MaxPacketSize bounds one packet: skeleton plus binaries, in bytes,

@@ -25,7 +25,7 @@ type pending struct {
 	started  bool  // the current binary's first chunk has arrived
 	claimed  int64 // skeleton length plus totals of started binaries
 	bytes    int64 // charged against MaxPendingBytes
-	deadline time.Time
+	seen     time.Time // when the expiry sweep first saw it; zero before
 }
 
 // RecvPacket returns the next complete packet. Messages that are malformed
@@ -125,11 +125,8 @@ func (c *Channel) openLocked(h header, data [][]byte, n int) (Packet, bool, erro
 		p.bins = make([]Binary, 0, min(h.index, 8))
 	}
 	c.pendingB += cost
-	if c.o.PendingTTL > 0 {
-		p.deadline = c.o.Clock.Now().Add(c.o.PendingTTL)
-		if c.timer == nil {
-			c.timer = c.o.Clock.AfterFunc(c.o.PendingTTL, c.expire)
-		}
+	if c.o.PendingTTL > 0 && c.timer == nil {
+		c.timer = c.o.Clock.AfterFunc(c.sweepInterval(), c.expire)
 	}
 	c.pending = append(c.pending, p)
 	return Packet{}, false, err
@@ -340,8 +337,18 @@ func (c *Channel) forgetDroppedLocked(id uint32) {
 	}
 }
 
-// expire drops half-received packets past their deadline. It runs on the
-// clock's timer.
+// sweepInterval is the expiry sweep's period while packets are pending.
+func (c *Channel) sweepInterval() time.Duration {
+	return max(c.o.PendingTTL/8, 1)
+}
+
+// expire is the expiry sweep; it runs on the clock's timer while packets are
+// half-received. Reading the clock for every packet would cost more than
+// the rest of receiving a small one, so packets are not stamped on
+// arrival: the first sweep that sees a packet stamps it, and a later sweep
+// drops it once PendingTTL has passed since. A packet is therefore dropped
+// between PendingTTL and PendingTTL plus one sweep interval (1/8 of it)
+// after it started, never earlier.
 func (c *Channel) expire() {
 	var errs []error
 	c.rmu.Lock()
@@ -351,21 +358,22 @@ func (c *Channel) expire() {
 		return
 	}
 	now := c.o.Clock.Now()
-	var next time.Time
+	next := c.sweepInterval()
 	for i := 0; i < len(c.pending); {
 		p := c.pending[i]
-		if !now.Before(p.deadline) {
-			errs = append(errs, fmt.Errorf("%w: packet %d after %v with %d bytes", ErrExpired, p.id, c.o.PendingTTL, p.bytes))
+		if p.seen.IsZero() {
+			p.seen = now
+		} else if age := now.Sub(p.seen); age >= c.o.PendingTTL {
+			errs = append(errs, fmt.Errorf("%w: packet %d, incomplete for over %v, %d bytes held", ErrExpired, p.id, c.o.PendingTTL, p.bytes))
 			c.removeLocked(i, true)
 			continue
-		}
-		if next.IsZero() || p.deadline.Before(next) {
-			next = p.deadline
+		} else {
+			next = min(next, c.o.PendingTTL-age)
 		}
 		i++
 	}
-	if !next.IsZero() {
-		c.timer = c.o.Clock.AfterFunc(next.Sub(now), c.expire)
+	if len(c.pending) > 0 {
+		c.timer = c.o.Clock.AfterFunc(next, c.expire)
 	}
 	c.rmu.Unlock()
 	for _, err := range errs {
