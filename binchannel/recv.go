@@ -22,9 +22,9 @@ type pending struct {
 	cur      [][]byte // views of the binary being received
 	curTotal uint64
 	curGot   uint64
-	started  bool  // the current binary's first chunk has arrived
-	claimed  int64 // skeleton length plus totals of started binaries
-	bytes    int64 // charged against MaxPendingBytes
+	started  bool      // the current binary's first chunk has arrived
+	claimed  int64     // skeleton length plus totals of started binaries
+	bytes    int64     // charged against MaxPendingBytes
 	seen     time.Time // when the expiry sweep first saw it; zero before
 }
 
