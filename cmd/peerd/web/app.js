@@ -140,11 +140,10 @@ function renderArgs() {
 function showResult(value, ms, ticks) {
   const out = $("call-result");
   const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value, null, 2);
-  out.replaceChildren(
-    el("span", { class: "meta" }, `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`),
-    ticks && ticks.length ? el("span", { class: "ticks" }, `${ticks.join(" · ")}  →  `) : null,
-    el("span", { class: "value" }, text),
-  );
+  const parts = [el("span", { class: "meta" }, `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`)];
+  if (ticks && ticks.length) parts.push(el("span", { class: "ticks" }, `${ticks.join(" · ")}  →  `));
+  parts.push(el("span", { class: "value" }, text));
+  out.replaceChildren(...parts);
 }
 
 async function call(ev) {
