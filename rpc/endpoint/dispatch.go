@@ -14,12 +14,13 @@ import (
 
 // dispatch serves one HTTP body and returns the bytes to answer with, or
 // nil when nothing is to be answered. It runs a short-lived rpc.Conn over a
-// one-message stream and returns once every handler it started returned
-// (or ctx ended: the handlers' contexts are then cancelled).
+// one-message stream and returns once every handler it started returned.
+// When ctx ends first, the handlers' contexts are cancelled and ok is
+// false.
 //
 // Notifications are turned into calls with private ids so that their
 // handlers are awaited too; their responses are dropped from the answer.
-func (s *Server) dispatch(ctx context.Context, body []byte, tr *tracker) []byte {
+func (s *Server) dispatch(ctx context.Context, body []byte, tr *tracker) (resp []byte, ok bool) {
 	env, err := rpc.ParseEnvelope(body, s.opts.RPC.MaxBatch)
 	if err != nil {
 		var e *rpc.Error
@@ -28,17 +29,20 @@ func (s *Server) dispatch(ctx context.Context, body []byte, tr *tracker) []byte 
 		}
 		resp := rpc.AppendResponse(nil, false, nil, nil, e)
 		tr.wrote(resp)
-		return resp
+		return resp, true
 	}
 	tr.readEnv(&env)
 	feed, private := rewrite(body, &env)
 	if feed == nil {
-		return nil
+		return nil, true
 	}
-	answer := s.runOnce(ctx, feed)
-	resp := filterPrivate(answer, private)
+	answer, ok := s.runOnce(ctx, feed)
+	if !ok {
+		return nil, false
+	}
+	resp = filterPrivate(answer, private)
 	tr.wrote(resp)
-	return resp
+	return resp, true
 }
 
 // rewrite returns the message to feed to the Conn, with every notification
@@ -142,22 +146,21 @@ func filterPrivate(answer []byte, private map[string]bool) []byte {
 	return append(out, ']')
 }
 
-// runOnce feeds msg to a fresh rpc.Conn and returns its answer, or nil when
-// ctx ends first.
-func (s *Server) runOnce(ctx context.Context, msg []byte) []byte {
+// runOnce feeds msg to a fresh rpc.Conn and returns its answer; ok is false
+// when ctx ends first.
+func (s *Server) runOnce(ctx context.Context, msg []byte) (answer []byte, ok bool) {
 	st := newOneShot(msg)
 	o := s.opts.RPC
 	o.Registry = s.reg
 	c := rpc.NewWithOptions(rpc.NewStreamTransport(st), o)
-	var answer []byte
 	select {
 	case answer = <-st.answer:
+		ok = true
 	case <-ctx.Done():
-	case <-s.ctx.Done():
 	}
 	_ = c.Close()
 	<-c.Done()
-	return answer
+	return answer, ok
 }
 
 // oneShot is the stream under an HTTP request's Conn: it yields the

@@ -120,7 +120,11 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tr := newTracker(&s.opts.Hooks, "http", r.RemoteAddr, s.opts.RPC.MaxBatch)
-	resp := s.dispatch(r.Context(), body, tr)
+	resp, ok := s.dispatch(r.Context(), body, tr)
+	if !ok {
+		writeHTTPError(w, http.StatusServiceUnavailable, "Request cancelled")
+		return
+	}
 	if resp == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return

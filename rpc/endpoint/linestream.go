@@ -67,13 +67,20 @@ func (s *lineStream) ReadMessage(ctx context.Context) ([]byte, error) {
 	s.dmu.Lock()
 	s.readStop = false
 	s.dmu.Unlock()
+	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		s.dmu.Lock()
 		s.readStop = true
 		_ = s.nc.SetReadDeadline(longAgo)
 		s.dmu.Unlock()
+		close(fired)
 	})
-	defer stop()
+	// A cancellation that fired late must not reach the next read.
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+	}()
 	for {
 		line, err := s.readLine()
 		if err != nil {
@@ -160,8 +167,18 @@ func (s *lineStream) WriteMessage(ctx context.Context, msg []byte) error {
 		dl = d
 	}
 	_ = s.nc.SetWriteDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = s.nc.SetWriteDeadline(longAgo) })
-	defer stop()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = s.nc.SetWriteDeadline(longAgo)
+		close(fired)
+	})
+	// A cancellation that fired late must not reach the next write, which
+	// waits for wmu.
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+	}()
 	s.wbuf = append(append(s.wbuf[:0], msg...), '\n')
 	_, err := s.nc.Write(s.wbuf)
 	if len(s.wbuf) > 64<<10 {

@@ -96,15 +96,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, s.opts.TLSConfig)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 	stopLn := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stopLn()
-	defer ln.Close()
-
 	var conns sync.WaitGroup
-	defer conns.Wait()
+	defer func() {
+		// Whatever ended the loop, the connections end with it.
+		cancel()
+		_ = ln.Close()
+		conns.Wait()
+	}()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -224,7 +226,7 @@ func (s *Server) ServeHTTPOn(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stopS := context.AfterFunc(s.ctx, cancel)
 	defer stopS()
-	hs := s.httpServer(ctx)
+	hs := s.httpServer()
 	if s.opts.TLSConfig != nil {
 		cfg := s.opts.TLSConfig.Clone()
 		if len(cfg.NextProtos) == 0 {
@@ -249,7 +251,7 @@ func (s *Server) ServeHTTPOn(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-func (s *Server) httpServer(ctx context.Context) *http.Server {
+func (s *Server) httpServer() *http.Server {
 	o := s.opts
 	hs := &http.Server{
 		Handler:           s,
@@ -258,7 +260,6 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(io.Discard, "", 0),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	if o.ReadTimeout > 0 {
 		hs.ReadTimeout = o.ReadHeaderTimeout + o.ReadTimeout

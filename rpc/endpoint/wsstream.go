@@ -62,13 +62,20 @@ func (s *wsStream) ReadMessage(ctx context.Context) ([]byte, error) {
 	s.dmu.Lock()
 	s.readStop = false
 	s.dmu.Unlock()
+	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		s.dmu.Lock()
 		s.readStop = true
 		_ = s.ws.SetReadDeadline(longAgo)
 		s.dmu.Unlock()
+		close(fired)
 	})
-	defer stop()
+	// A cancellation that fired late must not reach the next read.
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+	}()
 	b, err := s.read()
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -116,8 +123,16 @@ func (s *wsStream) WriteMessage(ctx context.Context, msg []byte) error {
 		dl = d
 	}
 	_ = s.ws.SetWriteDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = s.ws.UnderlyingConn().SetWriteDeadline(longAgo) })
-	defer stop()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = s.ws.UnderlyingConn().SetWriteDeadline(longAgo)
+		close(fired)
+	})
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+	}()
 	err := s.ws.WriteMessage(websocket.TextMessage, msg)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
