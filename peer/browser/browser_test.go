@@ -20,8 +20,6 @@ import (
 	"github.com/peerd/peerd/rpc"
 )
 
-
-
 func TestHandler(t *testing.T) {
 	h := Handler()
 	tests := []struct {

@@ -311,4 +311,3 @@ func dropFiles(ctx context.Context, sel string, paths []string) error {
 		input.DispatchDragEvent(input.Drop, box[0], box[1], data),
 	)
 }
-
