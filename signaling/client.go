@@ -213,6 +213,9 @@ func (c *Client) conn() (*clientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
+		if errors.Is(c.err, ErrClosed) {
+			return nil, c.err
+		}
 		return nil, fmt.Errorf("%w: %w", ErrClosed, c.err)
 	}
 	return c.cur, nil

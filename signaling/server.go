@@ -159,8 +159,8 @@ func (s *Server) closeDrainedLocked() {
 
 // Serve accepts connections on ln until ctx is done or Shutdown is called.
 // When ctx ends it shuts down gracefully (allowing 5 seconds) before
-// returning. It returns nil after a shutdown and the listener's error
-// otherwise. It closes ln.
+// returning. It returns nil after a shutdown, ErrClosed when the server was
+// already shut down, and the listener's error otherwise. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: s.opts.HandshakeTimeout}
 	s.mu.Lock()
