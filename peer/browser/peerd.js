@@ -1405,7 +1405,8 @@ function peerOptions(o) {
 
 // pairOver builds the rpc pair over an open link.
 function pairOver(link, o, extra) {
-  const bo = { assemble: !!o.assemble, onerror: o.onerror };
+  // Over a data channel one chunk fills one message, as the Go peer does.
+  const bo = { assemble: !!o.assemble, onerror: o.onerror, chunkSize: Infinity };
   for (const k of ["chunkSize", "maxPacketSize", "maxPendingBytes", "maxPendingPackets", "pendingTTL"]) {
     if (o[k] !== undefined) bo[k] = o[k];
   }

@@ -1,0 +1,215 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/peerd/peerd/binchannel"
+	"github.com/peerd/peerd/peer/browser/browsertest"
+)
+
+// pageTab serves the test page and the client alone (no peers) and opens
+// it in a tab.
+func pageTab(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	br := browser(t)
+	mux := http.NewServeMux()
+	mux.Handle("/peerd.js", Handler())
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(testPage))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx, cancel := br.Tab(timeout)
+	t.Cleanup(cancel)
+	require.NoError(t, browsertest.Open(ctx, srv.URL+"/", "window.peerdReady === true"))
+	return ctx
+}
+
+// goMessages returns the messages the Go binchannel writes for p over a
+// transport whose maximum message size is max, hex-encoded.
+func goMessages(t *testing.T, p binchannel.Packet, max int) []string {
+	t.Helper()
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{MaxMessageSize: max, Depth: 1024})
+	ch := binchannel.New(a)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, ch.SendPacket(ctx, p))
+	// Everything is written (the pipe holds it); after the close the
+	// reader gets what was written, then an error.
+	require.NoError(t, a.Close())
+	var out []string
+	for {
+		parts, err := b.ReadMessage(ctx)
+		if err != nil {
+			require.NoError(t, ctx.Err())
+			break
+		}
+		out = append(out, hex.EncodeToString(bytes.Join(parts, nil)))
+	}
+	return out
+}
+
+// jsHarness builds, in the page, a BinChannel over a fake transport that
+// records what it sends (window.sent, hex) and what it receives
+// (window.got, window.errs).
+const jsHarness = `
+const hex = (u8) => [...u8].map((b) => b.toString(16).padStart(2, "0")).join("");
+const unhex = (s) => new Uint8Array(s.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
+window.sent = []; window.got = []; window.errs = [];
+const t = { maxMessageSize: MAX, send(m) { window.sent.push(hex(m)) }, close() {}, onmessage: null, onclose: null };
+window.ch = new peerd.BinChannel(t, { onerror: (e) => window.errs.push(e.message) });
+ch.onpacket = (p) => window.got.push({ json: p.json, bins: p.bins.map((b) => hex(b instanceof peerd.Chunks ? b.bytes() : b)), chunks: p.bins.map((b) => b instanceof peerd.Chunks ? b.chunks.length : 1) });
+window.feed = (msgs) => { for (const m of msgs) t.onmessage(unhex(m)) };
+`
+
+func harness(max int) string {
+	return "const MAX = " + strconv.Itoa(max) + ";\n" + jsHarness
+}
+
+// jsList renders strings as a JavaScript array literal.
+func jsList(ss []string) string {
+	if ss == nil {
+		ss = []string{}
+	}
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
+// TestWireMatchesGo sends the same packets from JavaScript and from Go and
+// compares the bytes, then feeds Go's bytes to the JavaScript receiver.
+func TestWireMatchesGo(t *testing.T) {
+	ctx := pageTab(t, 20*time.Second)
+	cases := []struct {
+		name string
+		max  int
+		json string
+		bins []string // as JS string literals of bytes
+		raw  [][]byte
+	}{
+		{"small", 1 << 20, `{"a":{"$bin":0}}`, []string{`"hi"`}, [][]byte{[]byte("hi")}},
+		{"split", 30, `{"x":{"$bin":0},"y":7}`, []string{`"hello world"`}, [][]byte{[]byte("hello world")}},
+		{"empty bins", 64, `[{"$bin":0},{"$bin":1}]`, []string{`""`, `"abc"`}, [][]byte{{}, []byte("abc")}},
+		{"no bins", 64, `[]`, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := binchannel.Packet{JSON: []byte(tc.json)}
+			for _, r := range tc.raw {
+				p.Bins = append(p.Bins, binchannel.BytesBinary(r))
+			}
+			want := goMessages(t, p, tc.max)
+			bins := "["
+			for i, b := range tc.bins {
+				if i > 0 {
+					bins += ","
+				}
+				bins += "new TextEncoder().encode(" + b + ")"
+			}
+			bins += "]"
+			var res struct {
+				Sent []string
+				Got  []struct {
+					JSON string
+					Bins []string
+				}
+				Errs []string
+			}
+			require.NoError(t, browsertest.Eval(ctx, harness(tc.max)+`
+await ch.sendPacket(`+"`"+tc.json+"`"+`, `+bins+`);
+feed(window.sent);
+return { sent: window.sent, got: window.got, errs: window.errs };
+`, &res))
+			// JS numbers its first packet 1, as Go does.
+			assert.Equal(t, want, res.Sent)
+			require.Len(t, res.Got, 1)
+			assert.Equal(t, tc.json, res.Got[0].JSON)
+			for i, r := range tc.raw {
+				assert.Equal(t, hex.EncodeToString(r), res.Got[0].Bins[i])
+			}
+			assert.Empty(t, res.Errs)
+		})
+	}
+}
+
+// TestWireHostile feeds the JavaScript receiver malformed and hostile
+// messages: each is reported, none throws, and a valid packet after them
+// still arrives.
+func TestWireHostile(t *testing.T) {
+	ctx := pageTab(t, 20*time.Second)
+	valid := goMessages(t, binchannel.Packet{JSON: []byte(`{"ok":{"$bin":0}}`), Bins: []binchannel.Binary{binchannel.BytesBinary([]byte("fine"))}}, 1<<20)
+	hostile := []string{
+		"",                                 // empty
+		"01000000",                         // truncated OPEN
+		"07000000010000",                   // unknown kind
+		"0200000063" + "00000000" + "7b7d", // JSON for unknown packet
+		"03000000630000000000000000000000020000000000000000" + "6869", // BIN for unknown packet
+		"0100000064" + "00000000" + "ffffffff",                        // skeleton claims 4 GiB
+		"0100000065" + "00000001" + "00000002" + "7b7d" + // OPEN then a binary claiming 2^60 bytes
+			"|" + "0300000065" + "00000000" + "1000000000000000" + "0000000000000000" + "00",
+		"0100000066" + "00000001" + "00000002" + "7b7d" + // OPEN, then BIN out of order (offset 5)
+			"|" + "0300000066" + "00000000" + "0000000000000010" + "0000000000000005" + "00",
+		"0100000067" + "00000002" + "00000002" + "7b7d" + // OPEN with 2 bins, BIN index 1 first
+			"|" + "0300000067" + "00000001" + "0000000000000001" + "0000000000000000" + "00",
+		"0100000068" + "00000000" + "00000004" + "7b7d" + // skeleton continued at the wrong offset
+			"|" + "0200000068" + "00000003" + "7b7d",
+		"0100000069" + "00000000" + "00000001" + "7b7d", // more skeleton than declared
+	}
+	var res struct {
+		Got []struct {
+			JSON string
+			Bins []string
+		}
+		Errs   []string
+		Thrown string
+	}
+	list, validList := jsList(hostile), jsList(valid)
+	require.NoError(t, browsertest.Eval(ctx, harness(1<<20)+`
+let thrown = "";
+try {
+  for (const h of `+list+`) feed(h.split("|"));
+  feed(`+validList+`);
+} catch (e) { thrown = String(e) }
+return { got: window.got, errs: window.errs, thrown };
+`, &res))
+	assert.Empty(t, res.Thrown)
+	require.Len(t, res.Got, 1, "errors: %v", res.Errs)
+	assert.Equal(t, `{"ok":{"$bin":0}}`, res.Got[0].JSON)
+	assert.Equal(t, hex.EncodeToString([]byte("fine")), res.Got[0].Bins[0])
+	assert.GreaterOrEqual(t, len(res.Errs), len(hostile), "every hostile input reported: %v", res.Errs)
+}
+
+// TestWireChunkedReceive gives the receiver a binary in many messages:
+// it arrives as Chunks of views, or as one buffer with assemble.
+func TestWireChunkedReceive(t *testing.T) {
+	ctx := pageTab(t, 20*time.Second)
+	data := bytes.Repeat([]byte("0123456789"), 100)
+	msgs := goMessages(t, binchannel.Packet{JSON: []byte(`{"$bin":0}`), Bins: []binchannel.Binary{binchannel.BytesBinary(data)}}, 125)
+	list := jsList(msgs)
+	var res struct {
+		Got []struct {
+			JSON   string
+			Bins   []string
+			Chunks []int
+		}
+		Errs []string
+	}
+	require.NoError(t, browsertest.Eval(ctx, harness(125)+`
+feed(`+list+`);
+return { got: window.got, errs: window.errs };
+`, &res))
+	require.Len(t, res.Got, 1, "%v", res.Errs)
+	assert.Equal(t, hex.EncodeToString(data), res.Got[0].Bins[0])
+	assert.Equal(t, len(msgs)-1, res.Got[0].Chunks[0])
+}
