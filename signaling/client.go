@@ -280,8 +280,9 @@ func (c *Client) reconnect() (*clientConn, error) {
 		}
 		c.opts.Logger.Info("signaling: reconnect failed", "attempt", attempt, "err", err)
 		var de *DialError
-		if errors.As(err, &de) && de.StatusCode == 403 {
-			return nil, err
+		if errors.As(err, &de) && de.StatusCode == 403 ||
+			errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) {
+			return nil, fmt.Errorf("signaling: reconnect refused: %w", err) // retrying cannot help
 		}
 		if c.opts.ReconnectAttempts > 0 && attempt >= c.opts.ReconnectAttempts {
 			return nil, fmt.Errorf("signaling: gave up reconnecting after %d attempts: %w", attempt, err)

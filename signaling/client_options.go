@@ -41,6 +41,8 @@ type ClientOptions struct {
 	// ReconnectMin (default 250ms) to ReconnectMax (default 10s), at most
 	// ReconnectAttempts times in a row (0: until Close). After a reconnect
 	// the client rejoins its room and emits EventReconnect with its new id.
+	// It gives up at once when the origin, token or role is refused. While
+	// it reconnects, calls fail with errors matching ErrClosed.
 	Reconnect         bool
 	ReconnectMin      time.Duration
 	ReconnectMax      time.Duration

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,3 +104,9 @@ func newHTTPTest(t *testing.T, s *Server) *httptest.Server {
 	})
 	return hs
 }
+
+// atomicTime is a settable clock for ServerOptions.Clock.
+type atomicTime struct{ v atomic.Int64 }
+
+func (a *atomicTime) Store(t time.Time) { a.v.Store(t.UnixNano()) }
+func (a *atomicTime) Load() time.Time   { return time.Unix(0, a.v.Load()) }

@@ -172,3 +172,28 @@ func TestReconnectGivesUp(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.ErrorIs(t, a.Signal(ctxT(t), "x", raw(`1`)), ErrClosed)
 }
+
+func TestReconnectRefusedToken(t *testing.T) {
+	secret := []byte("k")
+	now := time.Unix(1_800_000_000, 0)
+	var clock atomicTime
+	clock.Store(now)
+	s, url := testServer(t, ServerOptions{Secret: secret, Clock: clock.Load})
+	tok, err := SignClaims(secret, Claims{Room: "r", Role: RolePublisher, Expires: now.Add(time.Minute)})
+	require.NoError(t, err)
+	a := dial(t, url, ClientOptions{Token: tok, Reconnect: true, ReconnectMin: time.Millisecond})
+	_, err = a.Join(ctxT(t), "r")
+	require.NoError(t, err)
+	clock.Store(now.Add(time.Hour)) // the token has expired since
+	s.mu.Lock()
+	for c := range s.conns {
+		c.abort()
+	}
+	s.mu.Unlock()
+	select {
+	case <-a.Done():
+	case <-time.After(waitLong):
+		t.Fatal("client kept retrying with an expired token")
+	}
+	assert.ErrorIs(t, a.Err(), ErrUnauthorized)
+}
