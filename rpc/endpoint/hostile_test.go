@@ -3,6 +3,7 @@ package endpoint
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -337,4 +338,36 @@ func TestHostileWebSocket(t *testing.T) {
 		assert.Contains(t, err.Error(), strconv.Itoa(http.StatusServiceUnavailable))
 	})
 	serving(t, f)
+}
+
+// TestLongHandlerAfterBodyDeadline: the body read deadline ends with the
+// body; a handler may run longer than ReadTimeout.
+func TestLongHandlerAfterBodyDeadline(t *testing.T) {
+	noLeaks(t)
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("slow", func(ctx context.Context) (string, error) {
+		// Work that outlasts the read timeout (not a synchronisation).
+		tm := time.NewTimer(4 * 100 * time.Millisecond)
+		defer tm.Stop()
+		select {
+		case <-tm.C:
+			return "done", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}))
+	s := NewServerWithOptions(reg, Options{ReadTimeout: 100 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	c := dial(t, "http://"+ln.Addr().String()+"/", ClientOptions{})
+	var got string
+	assert.NoError(t, c.Call(testCtx(t), "slow", &got))
+	assert.Equal(t, "done", got)
+	require.NoError(t, c.Close())
+	require.NoError(t, hs.Close())
+	assert.ErrorIs(t, <-done, http.ErrServerClosed)
+	require.NoError(t, s.Shutdown(testCtx(t)))
 }
