@@ -10,7 +10,10 @@ import (
 	"github.com/peerd/peerd/binchannel"
 )
 
-var binaryType = reflect.TypeFor[binchannel.Binary]()
+var (
+	binaryType = reflect.TypeFor[binchannel.Binary]()
+	bytesType  = reflect.TypeFor[[]byte]()
+)
 
 // Binaries as base64 strings for JSON-only transports: []byte already is
 // by default; Binary needs its own pair.

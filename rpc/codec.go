@@ -73,6 +73,9 @@ func (e *encoder) appendValue(dst []byte, v any) ([]byte, error) {
 	if out, ok := appendScalar(dst, v); ok {
 		return out, nil
 	}
+	if out, ok := e.appendBinary(dst, v); ok {
+		return out, nil
+	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Func {
 		return e.appendFunc(dst, rv)
@@ -181,7 +184,7 @@ func (d *decoder) unmarshal(raw jsontext.Value, ptr any) error {
 		*v = append((*v)[:0], raw...)
 		return nil
 	}
-	if decodeScalar(raw, ptr) {
+	if decodeScalar(raw, ptr) || d.decodeBinary(raw, ptr) {
 		return nil
 	}
 	if isPlain(rv.Type()) {
@@ -215,6 +218,18 @@ func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
 	}
 	if isPlain(ptr.Type()) {
 		return json.UnmarshalDecode(dec, ptr.Interface())
+	}
+	if k := dec.PeekKind(); k == '{' && d.c.rawBins {
+		if t := ptr.Type().Elem(); t == binaryType || t == bytesType {
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			if d.decodeBinary(raw, ptr.Interface()) {
+				return nil
+			}
+			return json.Unmarshal(raw, ptr.Interface(), d.options()...)
+		}
 	}
 	return json.UnmarshalDecode(dec, ptr.Interface(), d.options()...)
 }

@@ -3,6 +3,8 @@ package rpc
 import (
 	"strconv"
 
+	"github.com/peerd/peerd/binchannel"
+
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -75,6 +77,54 @@ func decodeScalar(raw []byte, ptr any) bool {
 			}
 		}
 		*p = string(raw[1 : len(raw)-1])
+	default:
+		return false
+	}
+	return true
+}
+
+// appendBinary writes a top-level []byte or Binary as a placeholder when
+// binaries travel raw, without the json machinery; ok is false otherwise.
+// The output matches binchannel.EncodeBinaries.
+func (e *encoder) appendBinary(dst []byte, v any) ([]byte, bool) {
+	if !e.c.rawBins {
+		return dst, false
+	}
+	var b binchannel.Binary
+	switch x := v.(type) {
+	case []byte:
+		if x == nil {
+			return append(dst, "null"...), true
+		}
+		b = binchannel.BytesBinary(x)
+	case binchannel.Binary:
+		b = x
+	default:
+		return dst, false
+	}
+	dst = append(dst, `{"$bin":`...)
+	dst = strconv.AppendInt(dst, int64(len(e.bins)), 10)
+	e.bins = append(e.bins, b)
+	return append(dst, '}'), true
+}
+
+// decodeBinary binds a top-level {"$bin":N} placeholder to *[]byte or
+// *binchannel.Binary; ok is false when raw is not exactly such a
+// placeholder or ptr another type (the json path then decides).
+func (d *decoder) decodeBinary(raw []byte, ptr any) bool {
+	const prefix = `{"$bin":`
+	if !d.c.rawBins || len(raw) < len(prefix)+2 || string(raw[:len(prefix)]) != prefix || raw[len(raw)-1] != '}' {
+		return false
+	}
+	n, err := strconv.ParseUint(string(raw[len(prefix):len(raw)-1]), 10, 32)
+	if err != nil || n >= uint64(len(d.bins)) {
+		return false
+	}
+	switch p := ptr.(type) {
+	case *[]byte:
+		*p = d.bins[n].Bytes()
+	case *binchannel.Binary:
+		*p = d.bins[n]
 	default:
 		return false
 	}
