@@ -20,11 +20,12 @@ import (
 
 // Client is a connection to a signaling server.
 //
-// Concurrency: all methods are safe for concurrent use. Signals sent one
-// after the other (each Signal returning before the next starts) reach
-// their recipient in that order; concurrent Signals have no order between
-// them. Events arrive on Events in the order the server produced them.
-// The client runs one goroutine of its own plus those of its rpc.Conn.
+// Concurrency: all methods are safe for concurrent use. The server handles
+// a connection's requests in the order they arrive, so Signals from one
+// goroutine reach their recipient in call order (concurrent Signals from
+// several goroutines are ordered as they happen to be written). Events
+// arrive on Events in the order the server produced them. The client runs
+// two goroutines of its own plus those of its rpc.Conn.
 type Client struct {
 	url    string
 	opts   ClientOptions
@@ -440,7 +441,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 		ready:     ready,
 	}
 	ch := binchannel.NewWithOptions(t, channelOptions(c.opts.MaxMessageSize))
-	cc.rc = rpc.NewWithOptions(ch, rpc.Options{MaxConcurrency: 4})
+	cc.rc = rpc.NewWithOptions(ch, rpc.Options{MaxConcurrency: 1})
 	if err := cc.rc.Register(methodEvent, cc.onEvent); err != nil {
 		panic(err) // fixed signature: a failure is a bug here
 	}

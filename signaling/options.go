@@ -20,7 +20,8 @@ type ServerOptions struct {
 	// returns the role granted; a join that asked for another role is
 	// refused with ErrForbidden. Errors it returns should wrap
 	// ErrUnauthorized or ErrForbidden; others are reported as ErrForbidden.
-	// It may call VerifyToken itself.
+	// It may call VerifyToken itself. A connection's requests are served
+	// one at a time, so while it runs that connection waits (others do not).
 	Authorize func(ctx context.Context, req AuthRequest) (Role, error)
 
 	// AllowedOrigins lists browser origins ("https://app.example:8443") that

@@ -62,3 +62,23 @@ func TestRelayOrder(t *testing.T) {
 	}
 	require.NoError(t, <-done)
 }
+
+// TestPipelinedOrder has a raw client send signals without waiting for the
+// answers: they must still arrive in order.
+func TestPipelinedOrder(t *testing.T) {
+	_, url := testServer(t, ServerOptions{SignalRate: 1e6, SignalBurst: 1e6, MessageRate: 1e6, MessageBurst: 1e6})
+	b, rb := joined(t, url, "r", ClientOptions{})
+	r := dialRaw(t, url)
+	r.send(t, `{"jsonrpc":"2.0","id":0,"method":"signal.join","params":{"room":"r"}}`)
+	r.mustRecv(t)
+	nextKind(t, b, EventJoin)
+	const n = 200
+	for i := range n {
+		r.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"signal.send","params":{"to":%q,"payload":%d}}`, i+1, rb.ID, i))
+	}
+	for i := range n {
+		ev := next(t, b)
+		require.Equal(t, EventSignal, ev.Kind)
+		require.Equal(t, fmt.Sprint(i), string(ev.Payload))
+	}
+}

@@ -62,8 +62,11 @@ func (c *serverConn) start() {
 	co.OnError = func(error) { c.srv.stats.addError("malformed") }
 	ch := binchannel.NewWithOptions(t, co)
 	c.rc = rpc.NewWithOptions(ch, rpc.Options{
-		Registry:       c.srv.api.reg,
-		MaxConcurrency: 4,
+		Registry: c.srv.api.reg,
+		// One handler at a time: requests are served in the order they
+		// arrive, which is what keeps pipelined signals in order. Handlers
+		// never block (except in a user's Authorize hook).
+		MaxConcurrency: 1,
 		MaxQueue:       o.SignalBurst,
 		MaxPending:     o.QueueLen + 16,
 		OnError:        func(error) { c.srv.stats.addError("protocol") },
