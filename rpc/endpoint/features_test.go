@@ -3,7 +3,9 @@ package endpoint
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -124,6 +126,24 @@ func TestRelay(t *testing.T) {
 	assert.Equal(t, int64(7), re.Code)
 	assert.Equal(t, "private failure", re.Message)
 	assert.JSONEq(t, `[1]`, string(re.Data))
+
+	// A routing hook relays a whole namespace.
+	public.SetRouter(func(name string) *rpc.Method {
+		rest, ok := strings.CutPrefix(name, "private.")
+		if !ok {
+			return nil
+		}
+		m, err := rpc.NewMethod(RelayFunc(toPrivate, "secret."+rest))
+		if err != nil {
+			return nil
+		}
+		return m
+	})
+	var n int
+	require.NoError(t, c.Call(ctx, "private.add", &n, 1, 2))
+	assert.Equal(t, 3, n)
+	assert.ErrorIs(t, c.Call(ctx, "private.nope", nil), rpc.ErrMethodNotFound, "the remote's -32601 comes back")
+	assert.ErrorIs(t, c.Call(ctx, "elsewhere.add", nil, 1, 2), rpc.ErrMethodNotFound)
 
 	// Cancelling the public call cancels the private one.
 	wctx, cancel := context.WithCancel(ctx)
@@ -286,4 +306,54 @@ func assertRPCError(t *testing.T, body string, code int64) {
 	require.NotNil(t, env.Msgs[0].Error, body)
 	assert.Equal(t, code, env.Msgs[0].Error.Code, body)
 	assert.Equal(t, "null", string(env.Msgs[0].ID))
+}
+
+// TestConnectionErrorHook: a connection closed for idling is reported to
+// OnError with the timeout.
+func TestConnectionErrorHook(t *testing.T) {
+	noLeaks(t)
+	errs := make(chan Event, 4)
+	o := hostileOptions
+	o.Hooks.OnError = func(e Event) {
+		select {
+		case errs <- e:
+		default:
+		}
+	}
+	f := startServer(t, specRegistry(t), o)
+	nc := dialRaw(t, f.tcpAddr)
+	assert.Empty(t, readUntilClosed(t, nc))
+	select {
+	case e := <-errs:
+		assert.Equal(t, "tcp", e.Endpoint)
+		assert.ErrorIs(t, e.Err, os.ErrDeadlineExceeded)
+	case <-testCtx(t).Done():
+		t.Fatal("no error event")
+	}
+}
+
+// TestShutdownFailsCalls: closing the server fails the calls waiting on a
+// TCP or WebSocket client with ErrClosed, and ServeTCP returns when its
+// context ends.
+func TestShutdownFailsCalls(t *testing.T) {
+	noLeaks(t)
+	started := make(chan struct{}, 2)
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("block", func(ctx context.Context) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	served := make(chan error, 1)
+	go func() { served <- ServeTCP(ctx, ln, reg, Options{}) }()
+	c := dial(t, "tcp://"+ln.Addr().String(), ClientOptions{})
+	failed := make(chan error, 1)
+	go func() { failed <- c.Call(testCtx(t), "block", nil) }()
+	<-started
+	cancel()
+	assert.ErrorIs(t, <-failed, rpc.ErrClosed)
+	assert.NoError(t, <-served)
 }
