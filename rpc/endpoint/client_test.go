@@ -373,3 +373,32 @@ func TestDialErrors(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.ErrorIs(t, c.Call(ctx, "x", nil), ErrClosed)
 }
+
+// TestSendRaw sends raw messages through the client on every carrier.
+func TestSendRaw(t *testing.T) {
+	noLeaks(t)
+	f := startServer(t, specRegistry(t), Options{})
+	for _, scheme := range []string{"http", "tcp", "ws"} {
+		t.Run(scheme, func(t *testing.T) {
+			c := dial(t, f.url(scheme), ClientOptions{})
+			ctx := testCtx(t)
+			tests := []struct{ in, want string }{
+				{`{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}`, `{"jsonrpc":"2.0","result":19,"id":1}`},
+				{`{"jsonrpc":"2.0","method":"update","params":[1]}`, ``},
+				{`[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method":"notify_hello","params":[7]},{"jsonrpc":"2.0","method":"foo.get","id":"5"}]`,
+					`[{"jsonrpc":"2.0","result":7,"id":"1"},{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":"5"}]`},
+				{`[{"jsonrpc":"2.0","method":"update"},{"jsonrpc":"2.0","method":"update"}]`, ``},
+			}
+			for _, tt := range tests {
+				got, err := c.SendRaw(ctx, []byte(tt.in))
+				require.NoError(t, err, tt.in)
+				assert.Equal(t, canonical(t, tt.want), canonical(t, string(got)), tt.in)
+			}
+		})
+	}
+	c := dial(t, f.url("tcp"), ClientOptions{})
+	_, err := c.SendRaw(testCtx(t), []byte(`{"jsonrpc":"2.0","method":`))
+	assert.ErrorIs(t, err, rpc.ErrParse)
+	_, err = c.SendRaw(testCtx(t), []byte(`[1]`))
+	assert.ErrorIs(t, err, rpc.ErrBadEnvelope)
+}

@@ -15,8 +15,9 @@
 // rpc.Conn and answered when its handlers have returned.
 //
 // Dial returns a Client for any of the carriers, chosen by the URL scheme
-// (http, https, tcp, tls, ws, wss), with Call, Notify, CallNamed and a Batch
-// builder. Relay binds a local method name to a method of a remote Caller, so
+// (http, https, tcp, tls, ws, wss), with Call, Notify, CallNamed, a Batch
+// builder whose results are matched to calls by id, and SendRaw for a
+// message already encoded (a batch read from a file). Relay binds a local method name to a method of a remote Caller, so
 // a public endpoint can forward to a private one. Hooks observe every
 // request, response and error on every endpoint.
 //
