@@ -87,7 +87,7 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	case isRaw && raw != nil:
 		buf = append(buf, `,"params":`...)
 		buf = append(buf, raw...)
-	case !isRaw:
+	case !isRaw && (prefix != "" || len(args) > 0):
 		buf = append(buf, `,"params":`...)
 		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
 			c.dropCallbacks(e.cbs)
@@ -221,10 +221,12 @@ func (c *Conn) notify(ctx context.Context, method, prefix string, args []any) er
 	buf := make([]byte, 0, 96)
 	buf = append(buf, `{"jsonrpc":"2.0","method":`...)
 	buf = appendString(buf, method)
-	buf = append(buf, `,"params":`...)
-	if buf, err = e.appendArgs(buf, prefix, args); err != nil {
-		c.dropCallbacks(e.cbs)
-		return err
+	if prefix != "" || len(args) > 0 {
+		buf = append(buf, `,"params":`...)
+		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
+			c.dropCallbacks(e.cbs)
+			return err
+		}
 	}
 	buf = append(buf, '}')
 	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {

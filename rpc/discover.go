@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // OpenRPCVersion is the OpenRPC specification version rpc.discover
@@ -195,8 +196,11 @@ func (c *Conn) structProps(t reflect.Type, props map[string]any, depth int) {
 	}
 }
 
-// discoverMethod serves rpc.discover.
+// discoverMethod serves rpc.discover. The document is encoded with sorted
+// map keys so that it is byte-stable.
 func (c *Conn) discoverMethod() *Method {
-	m, _ := NewMethod(func() OpenRPC { return c.Discover() })
+	m, _ := NewMethod(func() (jsontext.Value, error) {
+		return json.Marshal(c.Discover(), json.Deterministic(true))
+	})
 	return m
 }

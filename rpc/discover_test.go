@@ -75,3 +75,11 @@ func TestDiscover(t *testing.T) {
 	assert.Equal(t, "by-position", sum.ParamStructure)
 	assert.Equal(t, "number", sum.Params[0].Schema["type"], "variadic: each remaining param")
 }
+
+func TestDiscoverBytes(t *testing.T) {
+	_, p := rawConn(t, Options{}, func(c *Conn) {
+		require.NoError(t, c.Register("subtract", func(minuend, subtrahend int) int { return minuend - subtrahend }, "minuend", "subtrahend"))
+	})
+	p.send(t, `{"jsonrpc":"2.0","method":"rpc.discover","id":1}`)
+	assert.Equal(t, `{"jsonrpc":"2.0","result":{"openrpc":"1.2.6","info":{"title":"peerd","version":"0.0.0"},"methods":[{"name":"subtract","params":[{"name":"minuend","schema":{"type":"integer"}},{"name":"subtrahend","schema":{"type":"integer"}}],"result":{"name":"result","schema":{"type":"integer"}},"paramStructure":"either"}]},"id":1}`, p.recv(t))
+}

@@ -17,13 +17,12 @@ const (
 	CodeInvalidParams  = -32602 // params do not fit the method
 	CodeInternalError  = -32603 // handler panic or encoding failure
 
-	CodeServerError     = -32000 // a handler returned a plain (non-*Error) error
-	CodeCancelled       = -32001 // the request was cancelled (rpc.cancel or close)
-	CodeTimeout         = -32002 // the handler's deadline expired
-	CodeHandleNotFound  = -32003 // rpc.callback on an unknown or released function
-	CodeHandleEvicted   = -32004 // rpc.callback on a function evicted by the pending bound
-	CodeOverloaded      = -32005 // handler queue full
-	CodeConnectionClose = -32006 // the connection closed while the request ran
+	CodeServerError    = -32000 // a handler returned a plain (non-*Error) error
+	CodeCancelled      = -32001 // the request was cancelled (rpc.cancel or close)
+	CodeTimeout        = -32002 // the handler's deadline expired
+	CodeHandleNotFound = -32003 // rpc.callback on an unknown or released function
+	CodeHandleEvicted  = -32004 // rpc.callback on a function evicted by the pending bound
+	CodeOverloaded     = -32005 // handler queue full
 )
 
 // Error is a JSON-RPC error object. Remote failures arrive as *Error; a
