@@ -1,5 +1,7 @@
-// Command peerd runs the peerd daemon: with no arguments it starts every
-// service it has on localhost with built-in defaults.
+// Command peerd runs the peerd daemon and its command-line tools. With no
+// arguments it starts, on localhost with built-in defaults, a signaling
+// server, a store peer that accepts published bundles over WebRTC data
+// channels, and a web page.
 package main
 
 import (
@@ -8,71 +10,103 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "peerd:", err)
+	err := run(ctx, os.Args[1:], &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin})
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "peerd:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// cliEnv is what a command may touch besides its arguments.
+type cliEnv struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+	// ready, if set, is told the daemon's base URL once it serves (tests).
+	ready func(d *daemon)
+}
+
+// exitCode maps an error to the process exit status: 2 for usage errors,
+// 1 for everything else.
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+func commands() []*command {
+	return []*command{
+		daemonCommand,
+		publishCommand,
+		fetchCommand,
+		shareCommand,
+		getCommand,
+		callCommand,
+		signalCommand,
+		serveCommand,
+		benchCommand,
+		versionCommand,
+	}
+}
+
+// run is the whole program, callable from tests.
+func run(ctx context.Context, args []string, env *cliEnv) error {
+	env.ctx = ctx
+	cmds := commands()
+	c := cmds[0]
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			if len(args) == 1 {
+				writeCommandList(env.stdout, cmds)
+				fs := newFlagSet(daemonCommand, env.stdout)
+				daemonFlags(fs)
+				fmt.Fprintln(env.stdout, "\ndaemon flags (each also read from the environment variable shown):")
+				fs.PrintDefaults()
+				return nil
+			}
+			args = append(args[1:2], "--help")
 		}
-		os.Exit(2)
+		for _, k := range cmds[1:] {
+			if k.name == args[0] {
+				c, args = k, args[1:]
+				break
+			}
+		}
+		if c == daemonCommand && len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+			writeCommandList(env.stderr, cmds)
+			return usageErr("unknown command %q", args[0])
+		}
 	}
-}
-
-// envOr returns the environment variable name, or def when it is unset.
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+	fs := newFlagSet(c, env.stderr)
+	err := c.run(env, fs, args)
+	if errors.Is(err, errUsage) {
+		fs.Usage()
 	}
-	return def
-}
-
-// run is the whole program, callable from tests. It returns when ctx is
-// cancelled (Ctrl-C) after a clean shutdown.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("peerd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("PEERD_ADDR", "127.0.0.1:8080"), "listen address (env PEERD_ADDR)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, ln, stdout)
-}
-
-func serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "peerd is running")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(stdout, "peerd listening on %s\n", url)
-	fmt.Fprintf(stdout, "next: open %s in a browser; press Ctrl-C to stop\n", url)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutCtx)
-	<-errc
-	fmt.Fprintln(stdout, "peerd stopped")
 	return err
+}
+
+var versionCommand = &command{
+	name:    "version",
+	summary: "print peerd's version",
+	run: func(env *cliEnv, fs *flag.FlagSet, args []string) error {
+		if _, err := parseInterleaved(fs, args); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.stdout, "peerd", version)
+		return nil
+	},
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"io"
-	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +16,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
 type syncBuffer struct {
 	mu sync.Mutex // guards b
 	b  bytes.Buffer
@@ -33,31 +41,256 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestServeAnswersAndStopsOnCancel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln, &out) }()
-
-	resp, err := http.Get("http://" + ln.Addr().String() + "/")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, string(body), "peerd")
-
-	cancel()
-	require.NoError(t, <-done)
-	assert.Contains(t, out.String(), "listening on http://"+ln.Addr().String())
-	assert.True(t, strings.HasSuffix(out.String(), "peerd stopped\n"))
+// runCLI runs peerd with args and returns its stdout, stderr and error.
+func runCLI(ctx context.Context, args ...string) (string, string, error) {
+	var out, errb syncBuffer
+	err := run(ctx, args, &cliEnv{stdout: &out, stderr: &errb, stdin: strings.NewReader("")})
+	return out.String(), errb.String(), err
 }
 
-func TestRunRejectsUnknownFlag(t *testing.T) {
-	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"-no-such-flag"}, io.Discard, &stderr)
-	require.Error(t, err)
-	assert.Contains(t, stderr.String(), "no-such-flag")
+// testDaemon runs the all-in-one daemon on a free loopback port until the
+// test ends.
+type testDaemon struct {
+	d      *daemon
+	out    *syncBuffer
+	signal string
+	base   string
+}
+
+func startTestDaemon(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	ready := make(chan *daemon, 1)
+	done := make(chan error, 1)
+	args := append([]string{"-addr", "127.0.0.1:0", "-data", filepath.Join(t.TempDir(), "data")}, extra...)
+	go func() {
+		done <- run(ctx, args, &cliEnv{stdout: out, stderr: out, stdin: strings.NewReader(""), ready: func(d *daemon) { ready <- d }})
+	}()
+	var d *daemon
+	select {
+	case d = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("daemon exited: %v\n%s", err, out.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("daemon did not start:\n%s", out.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("daemon did not stop")
+		}
+	})
+	return &testDaemon{d: d, out: out, signal: d.signalURL, base: d.baseURL}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestDaemonBannerStatusAndPages(t *testing.T) {
+	td := startTestDaemon(t)
+	banner := td.out.String()
+	assert.Contains(t, banner, "web page    "+td.base+"/")
+	assert.Contains(t, banner, "publish ./some-directory --name hello --signal "+td.signal)
+
+	code, body := httpGet(t, td.base+"/status.json")
+	require.Equal(t, http.StatusOK, code)
+	var st status
+	require.NoError(t, json.Unmarshal([]byte(body), &st))
+	assert.Equal(t, "public", st.Room)
+	assert.Empty(t, st.Bundles)
+	assert.GreaterOrEqual(t, st.Signaling.Peers, int64(1), "the store peer has joined")
+
+	code, body = httpGet(t, td.base+"/status")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "No bundles yet")
+	code, body = httpGet(t, td.base+"/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<html")
+	code, body = httpGet(t, td.base+"/peerd.js")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "export")
+	code, body = httpGet(t, td.base+"/config.json")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"room": "public"`)
+	code, _ = httpGet(t, td.base+"/sites/nothing/")
+	assert.Equal(t, http.StatusNotFound, code)
+	code, _ = httpGet(t, td.base+"/sites/..%2fetc/")
+	assert.NotEqual(t, http.StatusOK, code)
+}
+
+func writeFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+}
+
+func pseudoRandom(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+func TestPublishServeFetchCallOverDataChannels(t *testing.T) {
+	td := startTestDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := map[string][]byte{
+		"index.html":       []byte("<h1>hello peerd</h1>"),
+		"assets/big.bin":   pseudoRandom(3<<20, 1),
+		"assets/empty.txt": {},
+	}
+	writeFiles(t, src, files)
+
+	out, errOut, err := runCLI(ctx, "publish", src, "--name", "hello", "--signal", td.signal)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	assert.Contains(t, out, "published hello (3 files")
+	assert.Contains(t, out, "served at "+td.base+"/sites/hello/")
+	assert.Contains(t, out, "100%")
+
+	code, body := httpGet(t, td.base+"/sites/hello/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "<h1>hello peerd</h1>", body)
+	code, body = httpGet(t, td.base+"/sites/hello/assets/big.bin")
+	assert.Equal(t, http.StatusOK, code)
+	assert.True(t, bytes.Equal(files["assets/big.bin"], []byte(body)), "served bytes match")
+
+	dst := filepath.Join(t.TempDir(), "copy")
+	out, errOut, err = runCLI(ctx, "fetch", "hello", "-o", dst, "--signal", td.signal)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	assert.Contains(t, out, "verified")
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(name)))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), name)
+	}
+
+	out, errOut, err = runCLI(ctx, "call", "demo.add", "2", "40", "--signal", td.signal)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	assert.Equal(t, "42\n", out)
+	out, _, err = runCLI(ctx, "call", "store.list", "--signal", td.signal)
+	require.NoError(t, err)
+	assert.Contains(t, out, `"name": "hello"`)
+	_, _, err = runCLI(ctx, "call", "no.such.method", "--signal", td.signal)
+	require.ErrorContains(t, err, "not found")
+
+	code, body = httpGet(t, td.base+"/status")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `href="/sites/hello/"`)
+}
+
+func TestShareAndGetDirectly(t *testing.T) {
+	td := startTestDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := map[string][]byte{"a.txt": []byte("direct"), "d/b.bin": pseudoRandom(700_000, 2)}
+	writeFiles(t, src, files)
+
+	shareOut := &syncBuffer{}
+	shareDone := make(chan error, 1)
+	go func() {
+		shareDone <- run(ctx, []string{"share", src, "--code", "abcd-efgh", "--signal", td.signal},
+			&cliEnv{stdout: shareOut, stderr: shareOut, stdin: strings.NewReader("")})
+	}()
+	dst := filepath.Join(t.TempDir(), "got")
+	out, errOut, err := runCLI(ctx, "get", "abcd-efgh", "-o", dst, "--signal", td.signal)
+	require.NoError(t, err, "%s\n%s\nshare: %s", out, errOut, shareOut.String())
+	assert.Contains(t, out, "verified")
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(name)))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), name)
+	}
+	select {
+	case err := <-shareDone:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("share did not end after the download")
+	}
+	assert.Contains(t, shareOut.String(), "get abcd-efgh -o DIR")
+}
+
+func TestCLIUsageAndHelp(t *testing.T) {
+	ctx := context.Background()
+	out, _, err := runCLI(ctx, "--help")
+	require.NoError(t, err)
+	for _, c := range []string{"publish", "fetch", "share", "get", "call", "signal", "serve", "bench"} {
+		assert.Contains(t, out, "  "+c+" ")
+	}
+	assert.Contains(t, out, "PEERD_ADDR")
+
+	_, errOut, err := runCLI(ctx, "publish", "--help")
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, errOut, "usage: peerd publish PATH --name NAME")
+	assert.Contains(t, errOut, "PEERD_SIGNAL")
+
+	_, _, err = runCLI(ctx, "frobnicate")
+	require.ErrorContains(t, err, `unknown command "frobnicate"`)
+	assert.Equal(t, 2, exitCode(err))
+	_, _, err = runCLI(ctx, "publish")
+	require.ErrorContains(t, err, "one PATH")
+	assert.Equal(t, 2, exitCode(err))
+	_, _, err = runCLI(ctx, "get", "not-a-code", "-o", t.TempDir())
+	require.ErrorContains(t, err, "share code")
+	_, _, err = runCLI(ctx, "publish", t.TempDir(), "--name", "Bad Name")
+	require.ErrorContains(t, err, "invalid bundle name")
+
+	out, _, err = runCLI(ctx, "version")
+	require.NoError(t, err)
+	assert.Equal(t, "peerd "+version+"\n", out)
+}
+
+func TestParseInterleaved(t *testing.T) {
+	fs := newFlagSet(&command{name: "x"}, io.Discard)
+	name := fs.String("name", "", "")
+	pos, err := parseInterleaved(fs, []string{"a", "--name", "n", "b", "--", "-c"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "-c"}, pos)
+	assert.Equal(t, "n", *name)
+}
+
+func TestBuildParams(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"[1,2]"}, "[1,2]"},
+		{[]string{`{"a":1}`}, `{"a":1}`},
+		{[]string{"1", "2"}, "[1,2]"},
+		{[]string{"hello", "true"}, `["hello",true]`},
+		{[]string{"3"}, "[3]"},
+	}
+	for _, tt := range tests {
+		got, err := buildParams(tt.args)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, string(got), "%q", tt.args)
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	for in, want := range map[string]string{"My Site": "my-site", ".hidden": "hidden", "": "bundle", "ok_1.0": "ok_1.0"} {
+		assert.Equal(t, want, sanitizeName(in))
+	}
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/peerd/peerd/peer"
+	"github.com/peerd/peerd/rpc"
+	"github.com/peerd/peerd/signaling"
+)
+
+// peerOptions are the data-channel options of every connection peerd makes:
+// tuned defaults, ICE on loopback when the signaling server is on loopback
+// (same machine), private addresses otherwise.
+func peerOptions(signalURL, token string, role signaling.Role) peer.Options {
+	o := peer.Options{Network: peer.NetworkPrivate}
+	if isLoopbackURL(signalURL) {
+		o.Network = peer.NetworkLoopback
+	}
+	o.Signaling.Token = token
+	if token == "" {
+		o.Signaling.Role = role
+	}
+	return o
+}
+
+// isLoopbackURL reports whether u names a loopback host.
+func isLoopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := p.Hostname()
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+// httpBase turns a signaling URL (ws://host:port/signal) into the daemon's
+// HTTP base URL (http://host:port).
+func httpBase(signalURL string) string {
+	p, err := url.Parse(signalURL)
+	if err != nil {
+		return signalURL
+	}
+	scheme := "http"
+	if p.Scheme == "wss" {
+		scheme = "https"
+	}
+	return scheme + "://" + p.Host
+}
+
+// dialRoom connects to the serving peer of room (the first publisher there)
+// over a data channel and returns its rpc connection and a function that
+// closes it, draining what was queued.
+func dialRoom(ctx context.Context, signalURL, room, token string) (*rpc.Conn, func() error, error) {
+	c, err := peer.Dial(ctx, signalURL, room, peerOptions(signalURL, token, signaling.RoleSubscriber))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to room %q via %s: %w", room, signalURL, err)
+	}
+	rc := c.RPC()
+	if token != "" {
+		// A token may grant more than joining: let the serving peer see it.
+		if err := rc.Call(ctx, "peer.auth", nil, token); err != nil && !isMethodNotFound(err) {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	return rc, c.Close, nil
+}
+
+func isMethodNotFound(err error) bool {
+	var re *rpc.Error
+	return errors.As(err, &re) && re.Code == rpc.CodeMethodNotFound
+}
+
+// listenRoom joins room as its serving peer and serves reg on every data
+// channel a peer opens to it, until ctx ends or stop is called. onConn, if
+// set, is told of each connection as it opens and again (open=false) when
+// it closes.
+func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Registry, onConn func(c *rpc.Conn, open bool)) (stop func(context.Context) error, err error) {
+	o := peerOptions(signalURL, token, signaling.RolePublisher)
+	o.RPC.Registry = reg
+	ln, err := peer.Listen(ctx, signalURL, room, o)
+	if err != nil {
+		return nil, fmt.Errorf("join room %q via %s: %w", room, signalURL, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu    sync.Mutex // guards conns
+		conns = map[*peer.Conn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			if onConn != nil {
+				onConn(c.RPC(), true)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-c.Done():
+				case <-ctx.Done():
+				}
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				if onConn != nil {
+					onConn(c.RPC(), false)
+				}
+			}()
+		}
+	}()
+	var once sync.Once
+	stop = func(sctx context.Context) error {
+		var errs []error
+		once.Do(func() {
+			errs = append(errs, ln.Close())
+			cancel()
+			mu.Lock()
+			open := make([]*peer.Conn, 0, len(conns))
+			for c := range conns {
+				open = append(open, c)
+			}
+			mu.Unlock()
+			shut := make(chan error, len(open))
+			for _, c := range open {
+				// Drain what is queued (bounded by sctx), then close.
+				go func() { shut <- c.Shutdown(sctx) }()
+			}
+			for range open {
+				if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, peer.ErrClosed) {
+					errs = append(errs, err)
+				}
+			}
+			wg.Wait()
+		})
+		return errors.Join(errs...)
+	}
+	return stop, nil
+}
