@@ -14,8 +14,11 @@ import (
 // ("jsonpipe", the stream adapter TCP and WebSocket use) as baselines, then
 // HTTP, TCP and WebSocket on loopback. "serial" waits for each answer before
 // the next call; "parallel" keeps GOMAXPROCS*8 calls in flight on one
-// client. The calls/s metric is the throughput.
+// client. The calls/s metric is the throughput; x-jsonpipe is the time per
+// call relative to jsonpipe in the same mode, measured in the same run (it
+// is reported when the jsonpipe sub-benchmark ran first).
 func BenchmarkCall(b *testing.B) {
+	baseline := map[string]float64{} // mode -> ns per call over jsonpipe
 	reg := rpc.NewRegistry()
 	require.NoError(b, reg.Register("echo", func(s string) string { return s }))
 	for _, carrier := range []string{"pipe", "jsonpipe", "http", "tcp", "ws"} {
@@ -45,6 +48,12 @@ func BenchmarkCall(b *testing.B) {
 					})
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				if carrier == "jsonpipe" {
+					baseline[mode] = ns // the last, longest run wins
+				} else if base := baseline[mode]; base > 0 {
+					b.ReportMetric(ns/base, "x-jsonpipe")
+				}
 			})
 		}
 	}
