@@ -294,11 +294,27 @@ export interface Pair {
   closed: Promise<Error>;
 }
 
+/** An open data channel without framing or rpc (the `raw` option). */
+export interface RawLink {
+  pc: RTCPeerConnection;
+  channel: RTCDataChannel;
+  peer: string;
+  id: string;
+  signaling: Signaling;
+  maxMessageSize: number;
+  close(reason?: string): Promise<Error>;
+  closed: Promise<Error>;
+}
+
 /** Joins a room, dials a peer there and returns the rpc pair over the data channel. */
-export function connect(o?: ConnectOptions): Promise<Pair>;
+export function connect(o?: ConnectOptions & { raw?: false }): Promise<Pair>;
+/** With raw: the open data channel alone. */
+export function connect(o: ConnectOptions & { raw: true }): Promise<RawLink>;
 
 export interface ListenOptions extends PeerOptions {
-  onconnection?: (pair: Pair) => void;
+  /** Hand out open data channels alone, without framing or rpc. */
+  raw?: boolean;
+  onconnection?: (pair: Pair | RawLink) => void;
 }
 
 /** Joins a room and answers every peer that dials us. */

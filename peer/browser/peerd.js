@@ -1454,7 +1454,9 @@ async function openSignaling(o, defaultRole) {
  * connect joins a room on a signaling server, opens a data channel to a
  * peer there (o.peer, else the first publisher, waiting for one to join)
  * and returns the rpc pair over it: { remote, local, close, unbind, conn,
- * peer, id, signaling, pc, channel, closed }.
+ * peer, id, signaling, pc, channel, closed }. With o.raw it returns the
+ * open channel alone: { pc, channel, peer, id, signaling, maxMessageSize,
+ * close, closed }.
  */
 export async function connect(o = {}) {
   const po = peerOptions(o);
@@ -1471,9 +1473,32 @@ export async function connect(o = {}) {
     if (own) sig.close();
     throw e;
   }
-  const pair = pairOver(link, o, { id: sig.id, signaling: sig });
+  const pair = o.raw ? rawLink(link, { id: sig.id, signaling: sig }) : pairOver(link, o, { id: sig.id, signaling: sig });
   if (own) pair.closed.then(() => sig.close());
   return pair;
+}
+
+// rawLink hands out the open data channel itself, without framing or rpc.
+function rawLink(link, extra) {
+  const closed = new Promise((resolve) => {
+    const prev = link.onclose;
+    link.onclose = (err) => {
+      if (prev) prev(err);
+      resolve(err);
+    };
+  });
+  return {
+    pc: link.pc,
+    channel: link.dc,
+    peer: link.peer,
+    maxMessageSize: link.maxMessageSize,
+    close: (reason = "closed by this side") => {
+      link.close(String(reason), true);
+      return closed;
+    },
+    closed,
+    ...extra,
+  };
 }
 
 function pickPeer(sig, joined, want) {
@@ -1521,7 +1546,7 @@ export async function listen(o = {}) {
     link.handle(p);
     withTimeout(link.ready, o.connectTimeout ?? peerDefaults.connectTimeout, "accepting")
       .then(() => {
-        const pair = pairOver(link, o, { id: sig.id, signaling: sig });
+        const pair = o.raw ? rawLink(link, { id: sig.id, signaling: sig }) : pairOver(link, o, { id: sig.id, signaling: sig });
         pair.closed.then(() => links.delete(ev.peer));
         if (o.onconnection) o.onconnection(pair);
       })
