@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -76,6 +77,11 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	}
 	if err := ctx.Err(); err != nil {
 		return ctxError(method, err)
+	}
+	if result != nil {
+		if rv := reflect.ValueOf(result); rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return fmt.Errorf("rpc: result must be a non-nil pointer or nil, got %T", result)
+		}
 	}
 
 	id := c.seq.Add(1)

@@ -2,4 +2,66 @@
 // ends of a connection register local functions and call the other's, pass
 // functions as arguments and get functions back, and carry binary values raw
 // when running over a binchannel.
+//
+// # Connections
+//
+// A Conn runs over a Transport that moves packets: a *binchannel.Channel
+// (binary values travel as raw parts), or a plain JSON message stream
+// adapted with NewStreamTransport (binary values travel as base64 strings).
+// NewPipe gives an in-memory JSON pair for tests. Both ends are equal:
+//
+//	conn := rpc.New(binchannel.New(t))
+//	defer conn.Close()
+//	conn.Register("add", func(x, y int) int { return x + y }, "x", "y")
+//	sum, err := rpc.Call[int](ctx, conn, "add", 2, 3)
+//
+// # Handlers
+//
+// Any Go func is a handler when its parameters are an optional leading
+// context.Context followed by JSON-decodable values, and its results at most
+// one JSON-encodable value followed by an optional error. Register takes one
+// function, RegisterService every exported method of a value as
+// "namespace.method". A shared Registry (Options.Registry) serves many Conns,
+// and Registry.SetRouter resolves names at call time. Names starting with
+// "_" are private and never callable; "rpc." names are the protocol's.
+//
+// A handler's ctx carries its Conn (ConnFromContext), so it can call the
+// other side back, and is cancelled when the caller gives up (rpc.cancel) or
+// the Conn closes. Per-connection session values live in Conn.SetValue and
+// Conn.Value. A handler's error reaches the caller as *Error: a returned
+// *Error keeps its code, message and data; any other error becomes code
+// -32000 with the error's text; a panic becomes -32603 without details
+// unless Options.ExposeDetails.
+//
+// # Functions across the wire
+//
+// A Go func passed as an argument is stored by the caller and arrives on the
+// other side as a *Func handle, or as a stub of the handler parameter's func
+// type. It is released on both sides when the call returns, unless the
+// handler calls Func.Keep (a subscription); a kept handle lives until
+// Func.Unbind or close. A handler may return a func; the caller receives a
+// *Func (or a stub when the result is of a func type) that lives until
+// Unbind or close. Options.NestedFuncs allows funcs inside structs, maps and
+// slices. Conn.Stats reports waiting calls, stored functions and live
+// handles; Options.MaxPending bounds the first two, evicting the oldest.
+//
+// # Errors, timeouts and close
+//
+// Call fails with a *Error from the peer, or with an error wrapping
+// ErrTimeout or ErrCancelled (and the ctx error) when ctx or
+// Options.CallTimeout ends the wait, in which case the peer is told with
+// rpc.cancel; or wrapping ErrClosed and the cause when the Conn closes, which
+// fails every waiting call at once. Calls after close fail at once.
+//
+// # Concurrency
+//
+// Every Conn, Registry and Func method is safe for concurrent use. One
+// goroutine per Conn reads the transport; handlers run on worker goroutines,
+// at most Options.MaxConcurrency at once per Conn with at most
+// Options.MaxQueue requests waiting, beyond which requests are answered with
+// CodeOverloaded. A handler that calls the peer and waits holds its slot
+// while it waits: two peers that fill each other's slots with such handlers
+// wait on each other, so size MaxConcurrency for the nesting you use.
+//
+// The wire format is specified in sections 3 and 4 of docs/PROTOCOL.md.
 package rpc

@@ -18,6 +18,12 @@ import (
 // handlePacket parses one incoming packet and routes its messages. It runs
 // on the read loop and never blocks on a handler.
 func (c *Conn) handlePacket(p binchannel.Packet) {
+	defer func() {
+		// A bug here must not take the process down; the message is lost.
+		if r := recover(); r != nil {
+			c.report(fmt.Errorf("rpc: internal error handling a message: %v", r))
+		}
+	}()
 	env, err := ParseEnvelope(p.JSON, c.opts.MaxBatch)
 	if err != nil {
 		c.report(fmt.Errorf("%w: %w", ErrBadEnvelope, err))
