@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,9 +84,16 @@ func (e *RemoteError) Unwrap() []error {
 	return []error{e.Sentinel, e.RPC}
 }
 
-// Dial connects to the signaling server at url (ws:// or wss://). The
-// returned Client has not joined a room yet.
+// Dial connects to the signaling server at url (ws:// or wss://; http://
+// and https:// are taken to mean the same). The returned Client has not
+// joined a room yet.
 func Dial(ctx context.Context, url string, o ClientOptions) (*Client, error) {
+	switch {
+	case strings.HasPrefix(url, "http://"):
+		url = "ws://" + url[len("http://"):]
+	case strings.HasPrefix(url, "https://"):
+		url = "wss://" + url[len("https://"):]
+	}
 	c := &Client{
 		url:    url,
 		opts:   o.withDefaults(),

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,6 +37,15 @@ func TestJoinLeaveNotifications(t *testing.T) {
 	assert.Equal(t, Event{Kind: EventLeave, Peer: rb2.ID, Reason: ReasonClosed}, next(t, a))
 	_, ok := <-b.Events()
 	assert.False(t, ok, "events closed after Close")
+}
+
+func TestDialHTTPURL(t *testing.T) {
+	_, url := testServer(t, ServerOptions{})
+	c := dial(t, "http"+strings.TrimPrefix(url, "ws"), ClientOptions{})
+	_, err := c.Join(ctxT(t), "r")
+	require.NoError(t, err)
+	_, err = Dial(ctxT(t), "ftp://127.0.0.1:1/", ClientOptions{})
+	assert.Error(t, err)
 }
 
 func TestRelayOrder(t *testing.T) {
