@@ -39,7 +39,7 @@ var fetchCommand = &command{
 		if err != nil {
 			return fmt.Errorf("fetch %s: %w", name, err)
 		}
-		fmt.Fprintf(env.stdout, "fetched %s into %s (%d files, sha256 %s verified)\n", name, *out, info.Files, info.SHA256[:16])
+		fmt.Fprintf(env.stdout, "fetched %s into %s (%s, sha256 %s verified)\n", name, *out, plural(info.Files, "file"), info.SHA256[:16])
 		return nil
 	},
 }

@@ -96,3 +96,11 @@ func (p *progressBar) line(done, total int64, now time.Time) string {
 	}
 	return fmt.Sprintf("%s %s %3.0f%% %s / %s  %s/s%s", p.label, bar, frac*100, humanSize(done), humanSize(total), humanSize(int64(rate)), eta)
 }
+
+// plural renders "1 file", "3 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

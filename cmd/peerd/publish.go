@@ -81,7 +81,7 @@ func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return fmt.Errorf("publish %s: %w (run the same command again to resume)", *name, err)
 	}
-	fmt.Fprintf(env.stdout, "published %s (%d files, %s unpacked)\n", res.Name, res.Files, humanSize(res.Unpacked))
+	fmt.Fprintf(env.stdout, "published %s (%s, %s unpacked)\n", res.Name, plural(res.Files, "file"), humanSize(res.Unpacked))
 	fmt.Fprintf(env.stdout, "served at %s/sites/%s/\n", httpBase(*pf.signal), res.Name)
 	return nil
 }
