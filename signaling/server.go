@@ -16,8 +16,9 @@ import (
 // docs/PROTOCOL.md section 6; Serve and ListenAndServe run it on a listener.
 //
 // Concurrency: all methods are safe for concurrent use. Each connection costs
-// the goroutine that reads it (inside package rpc) and, only while events are
-// waiting for it, one that writes them.
+// the goroutines package rpc keeps for it (its reader among them) and, only
+// while events are waiting for it, one that writes them. A connection's
+// requests are served one at a time, in arrival order.
 type Server struct {
 	opts     ServerOptions
 	stats    counters
