@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/peerd/peerd/peer"
 	"github.com/peerd/peerd/rpc"
 )
 
@@ -358,4 +359,60 @@ return out;
 `, &res))
 	assert.True(t, strings.HasPrefix(res.Hang, "ClosedError: "), res.Hang)
 	assert.Equal(t, "ClosedError", res.After)
+}
+
+// TestGoDialsBrowser has the page listen and a Go peer dial it: the page
+// answers the offer, and both sides call each other with binaries.
+func TestGoDialsBrowser(t *testing.T) {
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("whoami", func() string { return "go" }))
+	e := newEnv(t, rpc.NewRegistry())
+	ctx := e.tab(30 * time.Second)
+	var id string
+	require.NoError(t, eval(ctx, `
+let accept;
+window.accepted = new Promise((resolve) => (accept = resolve));
+window.listener = await peerd.listen({ room: "browser-listens", onconnection: accept, local: {
+  page: {
+    reverse: async (b) => new Blob([(await peerd.toBytes(b)).slice().reverse()]),
+    fail() { const e = new Error("no such thing"); e.code = 4040; e.data = { why: "test" }; throw e },
+  },
+} });
+return listener.id;
+`, &id))
+	require.NotEmpty(t, id)
+
+	tctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(e.base, "http") + "/signal"
+	c, err := peer.Dial(tctx, wsURL, "browser-listens", peer.Options{
+		Network: peer.NetworkLoopback, Peer: id, RPC: rpc.Options{Registry: reg},
+	})
+	require.NoError(t, err)
+	defer c.Close()
+
+	data := randomBytes(600<<10, 5) // several messages each way
+	var back []byte
+	require.NoError(t, c.RPC().Call(tctx, "page.reverse", &back, data))
+	require.Len(t, back, len(data))
+	for i := range data {
+		if data[i] != back[len(back)-1-i] {
+			t.Fatalf("byte %d differs", i)
+		}
+	}
+	err = c.RPC().Call(tctx, "page.fail", nil)
+	var re *rpc.Error
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, int64(4040), re.Code)
+	assert.Equal(t, "no such thing", re.Message)
+	assert.JSONEq(t, `{"why":"test"}`, string(re.Data))
+
+	var who string
+	require.NoError(t, eval(ctx, `
+const pair = await window.accepted;
+const who = await pair.remote.whoami();
+listener.close();
+return who;
+`, &who))
+	assert.Equal(t, "go", who)
 }
