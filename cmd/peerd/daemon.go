@@ -13,6 +13,7 @@ import (
 
 	"github.com/peerd/peerd/cmd/peerd/store"
 	"github.com/peerd/peerd/rpc"
+	"github.com/peerd/peerd/rpc/endpoint"
 	"github.com/peerd/peerd/signaling"
 )
 
@@ -28,6 +29,9 @@ type daemonConfig struct {
 	loopbackOnly bool
 	store        store.Options
 	logger       *slog.Logger
+	// rpcTCP, if set, also serves the registry as newline-delimited
+	// JSON-RPC on this listener.
+	rpcTCP net.Listener
 }
 
 // daemon is one running peerd: signaling server, store peer and HTTP server
@@ -39,6 +43,7 @@ type daemon struct {
 	sig       *signaling.Server
 	reg       *rpc.Registry
 	http      *http.Server
+	rpcServer *endpoint.Server
 	signalURL string
 	baseURL   string
 
@@ -77,9 +82,11 @@ func startDaemon(ctx context.Context, ln net.Listener, cfg daemonConfig) (*daemo
 		return nil, err
 	}
 	d.sig = signaling.NewServer(signaling.ServerOptions{Secret: cfg.secret, Logger: cfg.logger})
+	d.rpcServer = endpoint.NewServerWithOptions(d.reg, endpoint.Options{Name: "peerd"})
 
 	mux := http.NewServeMux()
 	mux.Handle("/signal", d.sig)
+	mux.Handle("/rpc", d.rpcServer)
 	mux.HandleFunc("GET /status", d.handleStatusPage)
 	mux.HandleFunc("GET /status.json", d.handleStatusJSON)
 	mux.HandleFunc("GET /config.json", d.handleConfig)
@@ -99,6 +106,15 @@ func startDaemon(ctx context.Context, ln net.Listener, cfg daemonConfig) (*daemo
 			cfg.logger.Error("http server", "err", err)
 		}
 	}()
+	if cfg.rpcTCP != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.rpcServer.Serve(context.WithoutCancel(ctx), cfg.rpcTCP); err != nil && !errors.Is(err, endpoint.ErrClosed) {
+				cfg.logger.Error("json-rpc tcp server", "err", err)
+			}
+		}()
+	}
 	if err := d.startStorePeer(ctx); err != nil {
 		d.shutdown(context.Background())
 		return nil, fmt.Errorf("start store peer: %w", err)
@@ -148,6 +164,9 @@ func (d *daemon) peerCount() int {
 func (d *daemon) shutdown(ctx context.Context) error {
 	var errs []error
 	errs = append(errs, d.stopStorePeer(ctx))
+	if err := d.rpcServer.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		errs = append(errs, err)
+	}
 	if err := d.sig.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		errs = append(errs, err)
 	}

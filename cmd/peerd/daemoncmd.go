@@ -19,8 +19,8 @@ import (
 
 // daemonOpts are the daemon's flag values.
 type daemonOpts struct {
-	addr, data, room, secret, logLevel *string
-	maxBundle, maxStore                *string
+	addr, data, room, secret, logLevel, rpcTCP *string
+	maxBundle, maxStore                        *string
 }
 
 func daemonFlags(fs *flag.FlagSet) daemonOpts {
@@ -30,6 +30,7 @@ func daemonFlags(fs *flag.FlagSet) daemonOpts {
 		room:      envString(fs, "room", "PEERD_ROOM", "public", "room the store peer joins"),
 		secret:    envString(fs, "secret", "PEERD_SECRET", "", "signaling secret: when set, joining needs a token and publishing a publisher token"),
 		logLevel:  envString(fs, "log", "PEERD_LOG", "warn", "log level: debug, info, warn, error"),
+		rpcTCP:    envString(fs, "rpc-tcp", "PEERD_RPC_TCP", "", "also serve JSON-RPC as newline-delimited JSON over TCP on this address"),
 		maxBundle: envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted"),
 		maxStore:  envString(fs, "max-store", "PEERD_MAX_STORE", "64GiB", "total size of all bundles"),
 	}
@@ -81,9 +82,18 @@ func runDaemon(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		cfg.loopbackOnly = tcp.IP.IsLoopback()
 	}
+	if *o.rpcTCP != "" {
+		if cfg.rpcTCP, err = net.Listen("tcp", *o.rpcTCP); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	d, err := startDaemon(env.ctx, ln, cfg)
 	if err != nil {
 		ln.Close()
+		if cfg.rpcTCP != nil {
+			cfg.rpcTCP.Close()
+		}
 		return err
 	}
 	printBanner(env, d)
@@ -118,8 +128,12 @@ func printBanner(env *cliEnv, d *daemon) {
   web page    %s/
   status      %s/status
   signaling   %s   (store peer in room %q)
+  JSON-RPC    %s/rpc   (POST; GET lists methods; WebSocket on the same URL)
   data        %s
-`, version, d.baseURL, d.baseURL, d.signalURL, d.cfg.room, data)
+`, version, d.baseURL, d.baseURL, d.signalURL, d.cfg.room, d.baseURL, data)
+	if d.cfg.rpcTCP != nil {
+		fmt.Fprintf(env.stdout, "  JSON-RPC    tcp://%s   (newline-delimited)\n", d.cfg.rpcTCP.Addr())
+	}
 	if len(d.cfg.secret) > 0 {
 		fmt.Fprintln(env.stdout, "  auth        tokens required (publish with --token)")
 	}

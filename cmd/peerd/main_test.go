@@ -294,3 +294,34 @@ func TestSanitizeName(t *testing.T) {
 		assert.Equal(t, want, sanitizeName(in))
 	}
 }
+
+func TestCallJSONRPCEndpoints(t *testing.T) {
+	tcp := "127.0.0.1:0"
+	td := startTestDaemon(t, "-rpc-tcp", tcp)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tcpURL := "tcp://" + td.d.cfg.rpcTCP.Addr().String()
+	for _, url := range []string{td.base + "/rpc", "ws" + strings.TrimPrefix(td.base, "http") + "/rpc", tcpURL} {
+		out, errOut, err := runCLI(ctx, "call", "--url", url, "demo.add", `{"a": 1.5, "b": 2}`)
+		require.NoError(t, err, "%s: %s", url, errOut)
+		assert.Equal(t, "3.5\n", out, url)
+		_, _, err = runCLI(ctx, "call", "--url", url, "demo.nope")
+		assert.ErrorContains(t, err, "not found", url)
+	}
+	batch := filepath.Join(t.TempDir(), "batch.json")
+	require.NoError(t, os.WriteFile(batch, []byte(`[{"jsonrpc":"2.0","id":"x","method":"demo.echo","params":["hi"]},{"jsonrpc":"2.0","method":"demo.add","params":[1,2]},{"jsonrpc":"2.0","id":2,"method":"demo.add","params":[1,2]}]`), 0o644))
+	out, errOut, err := runCLI(ctx, "call", "--url", td.base+"/rpc", "--batch", batch)
+	require.NoError(t, err, errOut)
+	var answers []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &answers))
+	require.Len(t, answers, 2, "the notification gets no answer")
+	byID := map[any]any{}
+	for _, a := range answers {
+		byID[a["id"]] = a["result"]
+	}
+	assert.Equal(t, "hi", byID["x"])
+	assert.Equal(t, 3.0, byID[2.0])
+	code, body := httpGet(t, td.base+"/rpc")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "store.list")
+}
