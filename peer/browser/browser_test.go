@@ -416,3 +416,41 @@ return who;
 `, &who))
 	assert.Equal(t, "go", who)
 }
+
+// TestConnectWaitsForPublisher starts the page's connect before any peer
+// is in the room: it dials the first publisher that joins.
+func TestConnectWaitsForPublisher(t *testing.T) {
+	e := newEnv(t, rpc.NewRegistry())
+	ctx := e.tab(30 * time.Second)
+	require.NoError(t, eval(ctx, `
+window.late = peerd.connect({ room: "late", connectTimeout: 20000 });
+window.late.catch(() => {});
+`, nil))
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("hello", func() string { return "late but here" }))
+	tctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(e.base, "http") + "/signal"
+	ln, err := peer.Listen(tctx, wsURL, "late", peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}})
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan *peer.Conn, 1)
+	go func() {
+		c, err := ln.Accept(tctx)
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	var s string
+	require.NoError(t, eval(ctx, `
+const p = await window.late;
+const s = await p.remote.hello();
+await p.close();
+return s;
+`, &s))
+	assert.Equal(t, "late but here", s)
+	if c, ok := <-accepted; ok {
+		_ = c.Close()
+	}
+}
