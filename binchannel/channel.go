@@ -93,8 +93,9 @@ func (c *Channel) Reset() {
 	c.rmu.Unlock()
 }
 
-// Close closes the Channel and its transport. Queued output is dropped;
-// blocked and later calls return ErrClosed.
+// Close closes the Channel and its transport. Output still queued is
+// dropped (call Flush first to deliver it); blocked and later calls return
+// ErrClosed.
 func (c *Channel) Close() error {
 	c.mu.Lock()
 	if c.closed {

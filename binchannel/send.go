@@ -230,19 +230,37 @@ func (c *Channel) SendPacket(ctx context.Context, p Packet) error {
 	return c.drainLocked(ctx, j)
 }
 
-// Flush writes everything queued, for example what a failed Send left
-// behind, unless another Send is already writing.
+// Flush returns once the output queue is empty: it writes what is queued
+// (for example what a failed Send left behind) or, while another Send or
+// the background writer is writing, waits for it. Packets queued by others
+// meanwhile are waited for too. It returns early with ctx's error, or with
+// the transport's error if its own write fails.
 func (c *Channel) Flush(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
+	for {
+		if c.closed {
+			c.mu.Unlock()
+			return ErrClosed
+		}
+		if c.q.len() == 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		if !c.writing {
+			return c.drainLocked(ctx, &job{})
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
 		c.mu.Unlock()
-		return ErrClosed
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
 	}
-	if c.writing || c.q.len() == 0 {
-		c.mu.Unlock()
-		return nil
-	}
-	return c.drainLocked(ctx, &job{})
 }
 
 // waitRoomLocked waits until the queue is below its bounds, the channel is
@@ -274,7 +292,8 @@ func (c *Channel) waitRoomLocked(ctx context.Context) error {
 	}
 }
 
-// wakeLocked wakes every Send waiting for room.
+// wakeLocked wakes every Send waiting for room and every Flush waiting for
+// the queue to move.
 func (c *Channel) wakeLocked() {
 	if c.room != nil {
 		close(c.room)

@@ -302,3 +302,38 @@ func TestWriterReturnsAfterOwnPacket(t *testing.T) {
 		assert.Equal(t, tag, p.Bins[0].Bytes()[0])
 	}
 }
+
+// Flush waits for another writer to empty the queue.
+func TestFlushWaitsForWriter(t *testing.T) {
+	ctx := testCtx(t)
+	ta, tb := NewPipe(PipeOptions{Depth: 1})
+	entered := make(chan struct{}, 16)
+	ht := &hookTransport{Transport: ta, hook: func(context.Context, [][]byte) { entered <- struct{}{} }}
+	c := NewWithOptions(ht, Options{ChunkSize: 10})
+	defer c.Close()
+	r := New(tb)
+	defer r.Close()
+
+	first := make(chan error, 1)
+	go func() { first <- c.SendPacket(ctx, bigPacket('a', 30)) }()
+	<-entered
+	<-entered // the writer is blocked on the full pipe
+	require.NoError(t, c.SendPacket(ctx, bigPacket('b', 5)))
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, c.Flush(short), context.DeadlineExceeded, "nothing moves while nobody reads")
+
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(ctx) }()
+	for _, tag := range []byte{'a', 'b'} {
+		p, err := r.RecvPacket(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, tag, p.Bins[0].Bytes()[0])
+	}
+	require.NoError(t, <-flushed)
+	require.NoError(t, <-first)
+	c.mu.Lock()
+	assert.Zero(t, c.q.len())
+	c.mu.Unlock()
+}
