@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerd/peerd/signaling"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -324,4 +325,35 @@ func TestCallJSONRPCEndpoints(t *testing.T) {
 	code, body := httpGet(t, td.base+"/rpc")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "store.list")
+}
+
+func TestPublishNeedsPublisherTokenWhenSecretIsSet(t *testing.T) {
+	const secret = "s3cret-for-tests"
+	td := startTestDaemon(t, "-secret", secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	writeFiles(t, src, map[string][]byte{"index.html": []byte("x")})
+
+	_, _, err := runCLI(ctx, "publish", src, "--name", "a", "--signal", td.signal)
+	require.Error(t, err, "no token: the signaling server refuses the join")
+
+	sub, err := signaling.NewToken([]byte(secret), "public", signaling.RoleSubscriber, time.Hour)
+	require.NoError(t, err)
+	_, _, err = runCLI(ctx, "publish", src, "--name", "a", "--signal", td.signal, "--token", sub)
+	require.ErrorContains(t, err, "publisher token")
+	out, _, err := runCLI(ctx, "call", "store.list", "--signal", td.signal, "--token", sub)
+	require.NoError(t, err, "a subscriber may read")
+	assert.Equal(t, "[]\n", out)
+
+	other, err := signaling.NewToken([]byte(secret), "elsewhere", signaling.RolePublisher, time.Hour)
+	require.NoError(t, err)
+	_, _, err = runCLI(ctx, "publish", src, "--name", "a", "--signal", td.signal, "--token", other)
+	require.Error(t, err, "a token for another room")
+
+	pub, err := signaling.NewToken([]byte(secret), "public", signaling.RolePublisher, time.Hour)
+	require.NoError(t, err)
+	out, errOut, err := runCLI(ctx, "publish", src, "--name", "a", "--signal", td.signal, "--token", pub)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "published a")
 }
