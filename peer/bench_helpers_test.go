@@ -1,10 +1,14 @@
 package peer
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -114,3 +118,36 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 var errShort = errors.New("short read")
+
+// udpRcvbufErrors reads the host-wide count of UDP datagrams dropped
+// because a socket receive buffer was full (Linux /proc/net/snmp); -1 when
+// unavailable. Other processes on the host add to it.
+func udpRcvbufErrors() int64 {
+	f, err := os.Open("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	var header []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || fields[0] != "Udp:" {
+			continue
+		}
+		if header == nil {
+			header = fields
+			continue
+		}
+		for i, h := range header {
+			if h == "RcvbufErrors" && i < len(fields) {
+				n, err := strconv.ParseInt(fields[i], 10, 64)
+				if err != nil {
+					return -1
+				}
+				return n
+			}
+		}
+	}
+	return -1
+}

@@ -263,18 +263,24 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 		payload[i] = 'a'
 	}
 	arg := string(payload)
+	// The raw peer echoes from its own goroutine, as a remote peer would;
+	// the caller writes and reads the channel itself.
+	go func() {
+		for {
+			m, err := y.tr.ReadMessage(ctx)
+			if err != nil {
+				return
+			}
+			if err := y.tr.WriteMessage(ctx, m[0]); err != nil {
+				return
+			}
+		}
+	}()
 	rawRT := func() error {
 		if err := x.tr.WriteMessage(ctx, payload); err != nil {
 			return err
 		}
-		m, err := y.tr.ReadMessage(ctx)
-		if err != nil {
-			return err
-		}
-		if err := y.tr.WriteMessage(ctx, m[0]); err != nil {
-			return err
-		}
-		_, err = x.tr.ReadMessage(ctx)
+		_, err := x.tr.ReadMessage(ctx)
 
 		return err
 	}

@@ -66,6 +66,7 @@ func TestNegotiatedMaxMessageSize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			oa, ob := testOptions(), testOptions()
 			oa.MaxMessageSize = tc.capA
+			oa.SCTPReceiveBuffer = 4 * tc.capA // keeps capA under the clamp
 			ob.mungeSDP = tc.munge
 			a, b := pair(t, oa, ob)
 			ctx := testCtx(t)
@@ -78,5 +79,19 @@ func TestNegotiatedMaxMessageSize(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, got[0], tc.want)
 		})
+	}
+}
+
+func TestMaxMessageSizeClamp(t *testing.T) {
+	for _, tc := range []struct {
+		max, recv, want int
+	}{
+		{0, 0, DefaultMaxMessageSize},
+		{1 << 20, 0, 256 << 10},
+		{1 << 20, 8 << 20, 1 << 20},
+		{16 << 10, 0, 16 << 10},
+	} {
+		o := Options{MaxMessageSize: tc.max, SCTPReceiveBuffer: tc.recv}.withDefaults()
+		assert.Equal(t, tc.want, o.MaxMessageSize, "max %d recv %d", tc.max, tc.recv)
 	}
 }

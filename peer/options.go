@@ -45,6 +45,9 @@ const (
 	DefaultDrainTimeout      = 5 * time.Second
 	DefaultConnectTimeout    = 30 * time.Second
 	DefaultBacklog           = 16
+
+	// pionSCTPReceiveBuffer is Pion's (and browsers') SCTP receive buffer.
+	pionSCTPReceiveBuffer = 1 << 20
 )
 
 // Options configure a peer connection. The zero value is the default; each
@@ -67,7 +70,8 @@ type Options struct {
 	// we advertise it in our SDP and never send more, whatever the remote
 	// advertises. It must stay well below the receiver's SCTP receive
 	// buffer (1 MiB in Pion and browsers), because a larger message stalls
-	// forever instead of failing. Default 256 KiB.
+	// forever instead of failing, so it is clamped to a quarter of our own
+	// receive buffer (SCTPReceiveBuffer). Default 256 KiB.
 	MaxMessageSize int
 
 	// HighWatermark and LowWatermark drive backpressure: a write waits
@@ -153,6 +157,11 @@ func (o Options) withDefaults() Options {
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
 	}
+	recvBuf := o.SCTPReceiveBuffer
+	if recvBuf <= 0 {
+		recvBuf = pionSCTPReceiveBuffer
+	}
+	o.MaxMessageSize = min(o.MaxMessageSize, recvBuf/4)
 	if o.HighWatermark <= 0 {
 		o.HighWatermark = DefaultHighWatermark
 	}

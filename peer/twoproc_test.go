@@ -84,14 +84,17 @@ func BenchmarkTwoProcess(b *testing.B) {
 		b.Run(fmt.Sprintf("msg=%dKiB", size>>10), func(b *testing.B) {
 			wall := map[string]time.Duration{}
 			cpu := map[string]time.Duration{}
+			drops := map[string]int64{}
 			b.SetBytes(int64(total * len(twoProcConfigs)))
 			for range b.N {
 				for _, cfg := range twoProcConfigs {
 					cfg.Total, cfg.MsgSz = total, size
+					d0 := udpRcvbufErrors()
 					w, c, err := runTwoProc(exe, cfg)
 					if err != nil {
 						b.Fatalf("%s: %v", cfg.Name, err)
 					}
+					drops[cfg.Name] += udpRcvbufErrors() - d0
 					wall[cfg.Name] += w
 					cpu[cfg.Name] += c
 				}
@@ -100,6 +103,7 @@ func BenchmarkTwoProcess(b *testing.B) {
 			for _, cfg := range twoProcConfigs {
 				b.ReportMetric(n/wall[cfg.Name].Seconds(), cfg.Name+"-MB/s")
 				b.ReportMetric(float64(cpu[cfg.Name].Milliseconds())/n, cfg.Name+"-cpu-ms/MB")
+				b.ReportMetric(float64(drops[cfg.Name])/float64(b.N), cfg.Name+"-udpdrops/run")
 			}
 			b.ReportMetric(float64(wall["default"])/float64(wall["tuned"]), "tuned/default")
 		})
