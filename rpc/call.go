@@ -96,7 +96,7 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	case !isRaw && (prefix != "" || len(args) > 0):
 		buf = append(buf, `,"params":`...)
 		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
-			c.dropCallbacks(e.cbs)
+			c.dropCallbacks(e.cbs())
 			return err
 		}
 	}
@@ -105,11 +105,11 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	buf = append(buf, '}')
 
 	cl := callPool.Get().(*call)
-	cl.id, cl.cbs = id, e.cbs
+	cl.id, cl.cbs = id, e.cbs()
 	c.mu.Lock()
 	if err := c.closedErrLocked(); err != nil {
 		c.mu.Unlock()
-		c.dropCallbacks(e.cbs)
+		c.dropCallbacks(e.cbs())
 		callPool.Put(cl)
 		return err
 	}
@@ -121,7 +121,7 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	c.mu.Unlock()
 	c.afterEvict(ids, failed)
 
-	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
+	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins()}); err != nil {
 		if c.forgetCall(cl) {
 			c.putCall(cl)
 			if errors.Is(err, ErrClosed) {
@@ -230,13 +230,13 @@ func (c *Conn) notify(ctx context.Context, method, prefix string, args []any) er
 	if prefix != "" || len(args) > 0 {
 		buf = append(buf, `,"params":`...)
 		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
-			c.dropCallbacks(e.cbs)
+			c.dropCallbacks(e.cbs())
 			return err
 		}
 	}
 	buf = append(buf, '}')
-	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins}); err != nil {
-		c.dropCallbacks(e.cbs)
+	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins()}); err != nil {
+		c.dropCallbacks(e.cbs())
 		if errors.Is(err, ErrClosed) {
 			return err
 		}

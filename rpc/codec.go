@@ -11,49 +11,84 @@ import (
 )
 
 // encoder encodes the values of one outgoing message, storing the functions
-// it meets and collecting raw binaries.
+// it meets and collecting raw binaries. The state those need lives behind st,
+// allocated on first use, so that a message of plain values costs no
+// allocation for the encoder itself.
 type encoder struct {
 	c     *Conn
 	scope uint64 // call the stored functions are scoped to (0: unscoped)
+	st    *encState
+}
+
+type encState struct {
 	bins  []binchannel.Binary
 	cbs   []string // ids of the functions stored
 	opts  []json.Options
 	built bool
 }
 
-func (e *encoder) options() []json.Options {
-	if e.built {
-		return e.opts
+func (e *encoder) state() *encState {
+	if e.st == nil {
+		e.st = &encState{}
 	}
-	e.built = true
+	return e.st
+}
+
+// bins returns the binaries collected so far.
+func (e *encoder) bins() []binchannel.Binary {
+	if e.st == nil {
+		return nil
+	}
+	return e.st.bins
+}
+
+// cbs returns the ids of the functions stored so far.
+func (e *encoder) cbs() []string {
+	if e.st == nil {
+		return nil
+	}
+	return e.st.cbs
+}
+
+func (e *encoder) options() []json.Options {
+	st := e.state()
+	if st.built {
+		return st.opts
+	}
+	st.built = true
 	var ms []*json.Marshalers
 	if e.c.opts.NestedFuncs {
+		c, scope := e.c, e.scope
 		ms = append(ms, json.MarshalToFunc(func(enc *jsontext.Encoder, v any) error {
 			rv := reflect.ValueOf(v)
 			if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Func {
 				return errors.ErrUnsupported
 			}
-			b, err := e.appendFunc(nil, rv.Elem())
+			b, err := appendFunc(c, scope, st, nil, rv.Elem())
 			if err != nil {
 				return err
 			}
 			return enc.WriteValue(b)
 		}))
 	}
-	e.opts = e.c.encodeOptions(&e.bins, ms)
-	return e.opts
+	st.opts = e.c.encodeOptions(&st.bins, ms)
+	return st.opts
 }
 
 // appendFunc stores fn and writes its placeholder (null for a nil func).
 func (e *encoder) appendFunc(dst []byte, fn reflect.Value) ([]byte, error) {
+	return appendFunc(e.c, e.scope, e.state(), dst, fn)
+}
+
+func appendFunc(c *Conn, scope uint64, st *encState, dst []byte, fn reflect.Value) ([]byte, error) {
 	if fn.IsNil() {
 		return append(dst, "null"...), nil
 	}
-	id, err := e.c.storeCallback(fn, e.scope)
+	id, err := c.storeCallback(fn, scope)
 	if err != nil {
 		return dst, err
 	}
-	e.cbs = append(e.cbs, id)
+	st.cbs = append(st.cbs, id)
 	return appendPlaceholder(dst, id), nil
 }
 
@@ -126,6 +161,7 @@ func (d *decoder) options() []json.Options {
 	d.built = true
 	var us []*json.Unmarshalers
 	if d.c.opts.NestedFuncs {
+		c, scope := d.c, d.scope // not d: it stays on the caller's stack
 		us = append(us, json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v any) error {
 			rv := reflect.ValueOf(v)
 			if rv.Kind() != reflect.Pointer {
@@ -139,7 +175,7 @@ func (d *decoder) options() []json.Options {
 			if err != nil {
 				return err
 			}
-			return d.decodeFunc(raw, rv)
+			return decodeFunc(c, scope, raw, rv)
 		}))
 	}
 	d.opts = d.c.decodeOptions(d.bins, us)
@@ -151,6 +187,10 @@ func isFuncTarget(t reflect.Type) bool { return t.Kind() == reflect.Func || t ==
 
 // decodeFunc reads a placeholder into ptr, which points at a func or *Func.
 func (d *decoder) decodeFunc(raw jsontext.Value, ptr reflect.Value) error {
+	return decodeFunc(d.c, d.scope, raw, ptr)
+}
+
+func decodeFunc(c *Conn, scope *reqScope, raw jsontext.Value, ptr reflect.Value) error {
 	if isNull(raw) {
 		ptr.Elem().SetZero()
 		return nil
@@ -159,7 +199,7 @@ func (d *decoder) decodeFunc(raw jsontext.Value, ptr reflect.Value) error {
 	if !ok {
 		return fmt.Errorf(`want a function placeholder {"$fn":"<id>"}, got %.40s`, raw)
 	}
-	h, err := d.c.newHandle(id, d.scope)
+	h, err := c.newHandle(id, scope)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ type Conn struct {
 
 	seq atomic.Uint64 // call and function ids
 
+	msgBuf []Message // reused by the read loop only
+
 	// mu guards the pending state below and closed/cause.
 	mu        sync.Mutex
 	closed    bool

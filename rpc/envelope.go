@@ -93,6 +93,11 @@ type wireMsg struct {
 // The raw members of the returned messages alias b, which must not be
 // modified while they are in use.
 func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
+	return parseEnvelope(nil, b, maxBatch)
+}
+
+// parseEnvelope is ParseEnvelope appending the messages to dst[:0].
+func parseEnvelope(dst []Message, b []byte, maxBatch int) (Envelope, error) {
 	if maxBatch <= 0 {
 		maxBatch = DefaultMaxBatch
 	}
@@ -108,12 +113,12 @@ func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
 		if err := p.object(&w); err != nil || !p.atEOF() {
 			return Envelope{}, ErrParse
 		}
-		return Envelope{Msgs: []Message{w.message()}}, nil
+		return Envelope{Msgs: append(dst[:0], w.message())}, nil
 	case '[':
 		if _, err := p.dec.ReadToken(); err != nil {
 			return Envelope{}, ErrParse
 		}
-		env := Envelope{Batch: true}
+		env := Envelope{Batch: true, Msgs: dst[:0]}
 		tooMany := false
 		for p.dec.PeekKind() != ']' {
 			if len(env.Msgs) >= maxBatch {
@@ -150,7 +155,7 @@ func ParseEnvelope(b []byte, maxBatch int) (Envelope, error) {
 		if _, err := p.dec.ReadValue(); err != nil || !p.atEOF() {
 			return Envelope{}, ErrParse
 		}
-		return Envelope{Msgs: []Message{{Kind: KindInvalid, Invalid: ErrInvalidRequest}}}, nil
+		return Envelope{Msgs: append(dst[:0], Message{Kind: KindInvalid, Invalid: ErrInvalidRequest})}, nil
 	}
 }
 

@@ -102,9 +102,10 @@ func (e *encoder) appendBinary(dst []byte, v any) ([]byte, bool) {
 	default:
 		return dst, false
 	}
+	st := e.state()
 	dst = append(dst, `{"$bin":`...)
-	dst = strconv.AppendInt(dst, int64(len(e.bins)), 10)
-	e.bins = append(e.bins, b)
+	dst = strconv.AppendInt(dst, int64(len(st.bins)), 10)
+	st.bins = append(st.bins, b)
 	return append(dst, '}'), true
 }
 

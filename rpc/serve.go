@@ -24,7 +24,15 @@ func (c *Conn) handlePacket(p binchannel.Packet) {
 			c.report(fmt.Errorf("rpc: internal error handling a message: %v", r))
 		}
 	}()
-	env, err := ParseEnvelope(p.JSON, c.opts.MaxBatch)
+	env, err := parseEnvelope(c.msgBuf, p.JSON, c.opts.MaxBatch)
+	defer func() {
+		// Reuse the slice for the next packet; nothing keeps a pointer
+		// into it (requests copy their message).
+		clear(env.Msgs)
+		if cap(env.Msgs) <= 64 {
+			c.msgBuf = env.Msgs[:0]
+		}
+	}()
 	if err != nil {
 		c.report(fmt.Errorf("%w: %w", ErrBadEnvelope, err))
 		c.sendReply(AppendResponse(nil, false, nil, nil, asError(err)), nil)
@@ -222,7 +230,8 @@ func firstString(params jsontext.Value) (string, bool) {
 // dispatch runs meth for m on a handler slot, or queues it, or refuses it
 // when the queue is full.
 func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Method, skip int) {
-	task := &request{m: m, bins: bins, b: b, slot: -1, meth: meth, skip: skip}
+	task := &request{msg: *m, bins: bins, b: b, slot: -1, meth: meth, skip: skip}
+	m = &task.msg
 	var cctx context.Context
 	cctx, task.cancel = context.WithCancel(c.ctx)
 	task.ctx = handlerCtx{Context: cctx, c: c}
@@ -305,12 +314,13 @@ type request struct {
 	ctx    handlerCtx
 	cancel context.CancelFunc
 	key    string // inflight key ("" when not cancellable)
-	m      *Message
+	msg    Message
 	bins   []binchannel.Binary
 	b      *batch
 	slot   int
 	meth   *Method
 	skip   int
+	scope  reqScope
 }
 
 // handlerCtx is a handler's context: cancellable, carrying the Conn without
@@ -331,10 +341,11 @@ func (h *handlerCtx) Value(key any) any {
 func (c *Conn) run(r *request) {
 	defer c.endRequest(r.key, r.cancel)
 	var ctx context.Context = &r.ctx
-	m, bins, b, slot, meth, skip := r.m, r.bins, r.b, r.slot, r.meth, r.skip
-	sc := &reqScope{notification: m.IsNotification()}
+	m, bins, b, slot, meth, skip := &r.msg, r.bins, r.b, r.slot, r.meth, r.skip
+	sc := &r.scope
+	sc.notification = m.IsNotification()
 	d := decoder{c: c, bins: bins, scope: sc}
-	res, err := c.invoke(ctx, meth, func() ([]reflect.Value, error) { return d.args(meth, m.Params, skip) })
+	res, err := c.invoke(ctx, meth, &d, m.Params, skip)
 	released := c.releaseScope(sc)
 	if sc.notification {
 		if len(released) > 0 {
@@ -356,13 +367,13 @@ func (c *Conn) run(r *request) {
 
 // invoke calls meth, turning a panic into an internal error.
 // Decoding (which may run user unmarshalers) is covered too.
-func (c *Conn) invoke(ctx context.Context, meth *Method, decode func() ([]reflect.Value, error)) (res any, err error) {
+func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params jsontext.Value, skip int) (res any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = c.panicError(r)
 		}
 	}()
-	args, err := decode()
+	args, err := d.args(meth, params, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -489,19 +500,21 @@ func (c *Conn) replyResult(b *batch, slot int, m *Message, res any, herr error) 
 		b.mu.Lock()
 	}
 	e := encoder{c: c}
-	if b != nil {
-		e.bins = b.bins
+	if b != nil && len(b.bins) > 0 {
+		e.state().bins = b.bins // number on from the batch's binaries
 	}
 	var out []byte
 	if herr == nil {
 		var err error
 		if out, err = e.appendValue(nil, res); err != nil {
-			c.dropCallbacks(e.cbs)
+			c.dropCallbacks(e.cbs())
 			herr = ErrInternal
 			if c.opts.ExposeDetails {
 				herr = ErrInternal.withMessage("Internal error: encoding result: " + err.Error())
 			}
-			e.bins = b.binsOrNil()
+			if e.st != nil {
+				e.st.bins = b.binsOrNil()
+			}
 		}
 	}
 	var we *Error
@@ -511,11 +524,11 @@ func (c *Conn) replyResult(b *batch, slot int, m *Message, res any, herr error) 
 	}
 	buf := AppendResponse(nil, m.V1, m.ID, out, we)
 	if b == nil {
-		c.sendReply(buf, e.bins)
+		c.sendReply(buf, e.bins())
 		return
 	}
 	b.parts[slot] = buf
-	b.bins = e.bins
+	b.bins = e.bins()
 	b.mu.Unlock()
 	b.done()
 }
