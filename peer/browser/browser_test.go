@@ -92,6 +92,12 @@ func TestCalls(t *testing.T) {
 		close(cancelled)
 		return ctx.Err()
 	}))
+	aborted := make(chan struct{})
+	require.NoError(t, reg.Register("block2", func(ctx context.Context) error {
+		<-ctx.Done()
+		close(aborted)
+		return ctx.Err()
+	}))
 	require.NoError(t, reg.Register("askPage", func(ctx context.Context, x int) (string, error) {
 		return rpc.Call[string](ctx, rpc.ConnFromContext(ctx), "page.describe", x)
 	}))
@@ -106,6 +112,8 @@ func TestCalls(t *testing.T) {
 		FailCode   int
 		Missing    int
 		TimeoutErr string
+		AbortErr   string
+		BigEcho    int
 	}
 	require.NoError(t, eval(ctx, `
 window.local = { page: { describe: (x) => "page got " + x, greet(name) { return "hello " + name } } };
@@ -120,6 +128,13 @@ out.ask = await remote.askPage(7);
 try { await remote.fail() } catch (e) { out.failName = e.name; out.failCode = e.code }
 try { await remote.nope() } catch (e) { out.missing = e.code }
 try { await remote.$with({ timeout: 200 }).block() } catch (e) { out.timeoutErr = e.name }
+const ac = new AbortController();
+const pending = remote.$with({ signal: ac.signal }).block2();
+setTimeout(() => ac.abort(), 50);
+try { await pending } catch (e) { out.abortErr = e.name }
+// A skeleton far over one message: OPEN plus JSON continuations each way.
+const big = "x".repeat(700000);
+out.bigEcho = (await remote.echo({ big })).big.length;
 return out;
 `, &res))
 	assert.Equal(t, 3.0, res.Add)
@@ -130,6 +145,8 @@ return out;
 	assert.Equal(t, rpc.CodeServerError, res.FailCode)
 	assert.Equal(t, rpc.CodeMethodNotFound, res.Missing)
 	assert.Equal(t, "TimeoutError", res.TimeoutErr)
+	assert.Equal(t, "AbortError", res.AbortErr)
+	assert.Equal(t, 700000, res.BigEcho)
 
 	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -139,10 +156,12 @@ return out;
 	case <-tctx.Done():
 		t.Fatal("notification not delivered")
 	}
-	select {
-	case <-cancelled: // the timeout sent rpc.cancel
-	case <-tctx.Done():
-		t.Fatal("Go handler not cancelled after the browser's timeout")
+	for _, ch := range []chan struct{}{cancelled, aborted} {
+		select {
+		case <-ch: // the timeout or abort sent rpc.cancel
+		case <-tctx.Done():
+			t.Fatal("Go handler not cancelled after the browser gave up")
+		}
 	}
 
 	// Go calls the browser directly.

@@ -887,8 +887,9 @@ export class RpcConn {
       return;
     }
     this._report(new PeerdError("peerd: rpc: invalid message"));
-    if (hasId && batch) batch.waiting++;
-    if (hasId) this._reply(batch, { jsonrpc: "2.0", error: { code: codes.invalidRequest, message: "Invalid Request" }, id: m.id ?? null });
+    if (batch) batch.waiting++;
+    const id = hasId && (typeof m.id === "string" || typeof m.id === "number") ? m.id : null;
+    this._reply(batch, { jsonrpc: "2.0", error: { code: codes.invalidRequest, message: "Invalid Request" }, id });
   }
 
   _response(m, bins) {

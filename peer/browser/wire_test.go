@@ -213,3 +213,95 @@ return { got: window.got, errs: window.errs };
 	assert.Equal(t, hex.EncodeToString(data), res.Got[0].Bins[0])
 	assert.Equal(t, len(msgs)-1, res.Got[0].Chunks[0])
 }
+
+// TestRPCHostile feeds the page's RpcConn hostile envelopes through a fake
+// channel: each gets the right error (or none for notifications), private
+// and inherited names are never callable, and nothing pollutes prototypes.
+func TestRPCHostile(t *testing.T) {
+	ctx := pageTab(t, 20*time.Second)
+	var res struct {
+		Replies  []json.RawMessage
+		Thrown   string
+		Polluted bool
+		Errors   int
+	}
+	require.NoError(t, browsertest.Eval(ctx, `
+const sent = [];
+const fake = { onpacket: null, onclose: null, sendPacket(json, bins) { sent.push(JSON.parse(json)); return Promise.resolve() }, close() {} };
+let errors = 0;
+const local = { echo: (x) => x, a: { _secret: () => "leak", ok: () => "fine" } };
+const conn = new peerd.RpcConn(fake, { local, onerror: () => errors++ });
+const feed = (json, bins = []) => fake.onpacket({ json, bins });
+let thrown = "";
+try {
+  feed("not json");
+  feed("[]");
+  feed('{"jsonrpc":"2.0"}');
+  feed('{"jsonrpc":"2.0","id":1,"method":"__proto__"}');
+  feed('{"jsonrpc":"2.0","id":2,"method":"constructor"}');
+  feed('{"jsonrpc":"2.0","id":3,"method":"toString"}');
+  feed('{"jsonrpc":"2.0","id":4,"method":"a._secret"}');
+  feed('{"jsonrpc":"2.0","id":5,"method":"rpc.callback","params":["nope"]}');
+  feed('{"jsonrpc":"2.0","id":6,"method":"echo","params":[{"$bin":3}]}');
+  feed('{"jsonrpc":"2.0","id":7,"method":"echo","params":{"__proto__":{"polluted":true}}}');
+  feed('{"jsonrpc":"2.0","id":8,"method":"echo","params":[' + "[".repeat(5000) + "]".repeat(5000) + ']}');
+  feed('{"jsonrpc":"2.0","result":1,"id":999}');
+  feed('{"jsonrpc":"2.0","method":"echo","params":[1]}');
+  feed('[{"jsonrpc":"2.0","id":9,"method":"a.ok"},{"jsonrpc":"2.0","method":"echo"},5]');
+  feed('{"jsonrpc":"2.0","id":10,"method":"echo","params":"str"}');
+} catch (e) { thrown = String(e) }
+for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+return { replies: sent, thrown, polluted: ({}).polluted === true, errors };
+`, &res))
+	assert.Empty(t, res.Thrown)
+	assert.False(t, res.Polluted)
+	codes := map[string]float64{} // id -> error code (0: a result)
+	var nullErrors []float64      // error codes answered with id null
+	var batch []map[string]any
+	add := func(r map[string]any) {
+		var c float64
+		if e, ok := r["error"].(map[string]any); ok {
+			c, _ = e["code"].(float64)
+		}
+		if r["id"] == nil {
+			nullErrors = append(nullErrors, c)
+			return
+		}
+		codes[fmtID(r["id"])] = c
+	}
+	for _, raw := range res.Replies {
+		var one map[string]any
+		if json.Unmarshal(raw, &one) == nil {
+			add(one)
+			continue
+		}
+		require.NoError(t, json.Unmarshal(raw, &batch))
+		for _, r := range batch {
+			add(r)
+		}
+	}
+	for id, want := range map[string]float64{
+		"1": -32601, "2": -32601, "3": -32601, "4": -32601, // prototype and private names
+		"5":  -32003, // unknown function handle
+		"6":  -32602, // placeholder naming a missing binary
+		"7":  0,      // named params: answered with a result
+		"8":  -32602, // nesting over the limit
+		"9":  0,      // batch member
+		"10": -32600, // params neither array nor object
+	} {
+		got, ok := codes[id]
+		if assert.True(t, ok, "no reply for id %s", id) {
+			assert.Equal(t, want, got, "id %s", id)
+		}
+	}
+	assert.NotContains(t, codes, "999", "a response is never answered")
+	assert.Len(t, batch, 2, "batch: one result, one error, nothing for the notification")
+	// not JSON, empty batch, no method, the batch's bare 5
+	assert.Equal(t, []float64{-32700, -32600, -32600, -32600}, nullErrors)
+	assert.Positive(t, res.Errors)
+}
+
+func fmtID(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
