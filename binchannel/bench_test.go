@@ -104,6 +104,7 @@ func BenchmarkSendRecvValue1KiB(b *testing.B) {
 	b.SetBytes(1 << 10)
 	b.ReportAllocs()
 	errc := make(chan error, 1)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	go func() {
 		for i := 0; i < b.N; i++ {
@@ -125,4 +126,7 @@ func BenchmarkSendRecvValue1KiB(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "packets/cpu-s")
+	}
 }
