@@ -39,15 +39,18 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	default:
 		return nil, fmt.Errorf("peer: unknown Network %d", o.Network)
 	}
+	if t := o.iceTimeouts; t != nil {
+		se.SetICETimeouts(t[0], t[1], t[2])
+	}
 	if o.pionDefaults {
 		return webrtc.NewAPI(webrtc.WithSettingEngine(se)), nil
 	}
-	if o.UDPBufferSize > 0 {
+	if o.UDPBufferSize > 0 || o.wrapUDP != nil {
 		n, err := stdnet.NewNet()
 		if err != nil {
 			return nil, fmt.Errorf("peer: network: %w", err)
 		}
-		se.SetNet(&sizedNet{Net: n, size: o.UDPBufferSize})
+		se.SetNet(&sizedNet{Net: n, size: o.UDPBufferSize, wrap: o.wrapUDP})
 	}
 	se.SetSCTPMaxMessageSize(uint32(o.MaxMessageSize)) //nolint:gosec // bounded by withDefaults callers
 	if o.SCTPReceiveBuffer > 0 {
@@ -66,7 +69,8 @@ func NewAPI(o Options) (*webrtc.API, error) {
 // congestion window; see doc.go for the measurement.
 type sizedNet struct {
 	*stdnet.Net
-	size int
+	size int                                       // <= 0: system default
+	wrap func(transport.UDPConn) transport.UDPConn // tests only; may be nil
 }
 
 func (n *sizedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -74,9 +78,14 @@ func (n *sizedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	if err != nil {
 		return nil, err
 	}
-	// Best effort: a refused size leaves the system default.
-	_ = c.SetReadBuffer(n.size)
-	_ = c.SetWriteBuffer(n.size)
+	if n.size > 0 {
+		// Best effort: a refused size leaves the system default.
+		_ = c.SetReadBuffer(n.size)
+		_ = c.SetWriteBuffer(n.size)
+	}
+	if n.wrap != nil {
+		return n.wrap(c), nil
+	}
 
 	return c, nil
 }
@@ -89,7 +98,7 @@ func (n *sizedNet) ListenPacket(network, address string) (net.PacketConn, error)
 	if u, ok := c.(interface {
 		SetReadBuffer(int) error
 		SetWriteBuffer(int) error
-	}); ok {
+	}); ok && n.size > 0 {
 		_ = u.SetReadBuffer(n.size)
 		_ = u.SetWriteBuffer(n.size)
 	}

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pion/transport/v4"
+
 	"github.com/peerd/peerd/binchannel"
 	"github.com/peerd/peerd/rpc"
 	"github.com/peerd/peerd/signaling"
@@ -144,6 +146,14 @@ type Options struct {
 	// rawTransport leaves the data channel to the package's tests and
 	// benchmarks: no binchannel and no rpc on top.
 	rawTransport bool
+
+	// wrapUDP wraps every UDP socket ICE opens (tests only: simulates a
+	// path that stops delivering). Needs UDPBufferSize >= 0.
+	wrapUDP func(transport.UDPConn) transport.UDPConn
+
+	// iceTimeouts, if set, replace Pion's ICE disconnected, failed and
+	// keepalive intervals (tests only).
+	iceTimeouts *[3]time.Duration
 
 	// mungeSDP rewrites our offer or answer before it is sent (tests only:
 	// simulates remotes that advertise other limits).

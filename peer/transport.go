@@ -183,6 +183,11 @@ func (t *dcTransport) waitWritable(ctx context.Context) error {
 
 // ReadMessage returns the next message in one fresh buffer.
 func (t *dcTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
+	select {
+	case <-t.closed:
+		return nil, t.closedError()
+	default:
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -498,9 +498,10 @@ export class BinChannel {
  * dataChannelTransport adapts an open RTCDataChannel. Sends wait while more
  * than `high` bytes are queued in the channel and resume on the
  * bufferedamountlow event at `low`, so a large upload never overfills
- * Chrome's send queue (which closes the channel at 16 MiB).
+ * Chrome's send queue (which closes the channel at 16 MiB). close() calls
+ * `onclose` when given (a graceful close), else closes the channel.
  */
-export function dataChannelTransport(dc, { maxMessageSize = 65535, high = 4 << 20, low = 1 << 20 } = {}) {
+export function dataChannelTransport(dc, { maxMessageSize = 65535, high = 4 << 20, low = 1 << 20, onclose = null } = {}) {
   dc.binaryType = "arraybuffer";
   dc.bufferedAmountLowThreshold = low;
   let wake = null;
@@ -517,7 +518,8 @@ export function dataChannelTransport(dc, { maxMessageSize = 65535, high = 4 << 2
       dc.send(m);
     },
     close() {
-      dc.close();
+      if (onclose) onclose();
+      else dc.close();
     },
   };
   const kick = () => {
@@ -527,7 +529,8 @@ export function dataChannelTransport(dc, { maxMessageSize = 65535, high = 4 << 2
   };
   dc.addEventListener("bufferedamountlow", kick);
   dc.addEventListener("message", (e) => {
-    if (t.onmessage) t.onmessage(typeof e.data === "string" ? e.data : new Uint8Array(e.data));
+    // A text message counts as its UTF-8 bytes (PROTOCOL.md 5.2).
+    if (t.onmessage) t.onmessage(typeof e.data === "string" ? utf8.encode(e.data) : new Uint8Array(e.data));
   });
   dc.addEventListener("close", () => {
     kick();
@@ -556,7 +559,7 @@ export function webSocketTransport(ws, { maxMessageSize = 65536, high = 1 << 20 
   };
   ws.addEventListener("message", (e) => {
     if (!t.onmessage) return;
-    if (typeof e.data === "string") t.onmessage(e.data);
+    if (typeof e.data === "string") t.onmessage(utf8.encode(e.data));
     else if (e.data.byteLength > maxMessageSize) ws.close(1009, "message too big");
     else t.onmessage(new Uint8Array(e.data));
   });
@@ -949,8 +952,11 @@ export class RpcConn {
             methods: listLocal(this.local).map((name) => ({ name, params: [] })),
           });
         case "rpc.callback": {
-          const fid = Array.isArray(params) && typeof params[0] === "string" ? params[0] : null;
-          const cb = fid && this._cbs.get(fid);
+          if (!Array.isArray(params) || typeof params[0] !== "string") {
+            return reply(undefined, { code: codes.invalidParams, message: 'Invalid params: want ["<function id>", args...]' });
+          }
+          const fid = params[0];
+          const cb = this._cbs.get(fid);
           if (!cb) return reply(undefined, { code: codes.handleNotFound, message: `Function handle not found: ${fid}` });
           return this._run(m, cb.fn, undefined, params.slice(1), bins, notification, reply);
         }
@@ -1246,6 +1252,8 @@ export const peerDefaults = Object.freeze({
   high: 4 << 20,
   low: 1 << 20,
   connectTimeout: 20000,
+  drainTimeout: 5000,
+  disconnectTimeout: 10000,
 });
 
 // negotiatedMax is the largest message we may send: what the browser says
@@ -1287,9 +1295,16 @@ class Link {
       if (this._sdpSent) this._signal(msg);
       else this._held.push(msg);
     });
+    this._discTimer = null;
     this.pc.addEventListener("connectionstatechange", () => {
       const s = this.pc.connectionState;
       if (s === "failed" || s === "closed") this.close(`peer connection ${s}`, false);
+      else if (s === "disconnected" && !this._discTimer) {
+        this._discTimer = setTimeout(() => this.close("ICE disconnected too long", false), this.o.disconnectTimeout);
+      } else if (s === "connected") {
+        clearTimeout(this._discTimer);
+        this._discTimer = null;
+      }
     });
     this._off = sig.on("signal", (ev) => {
       if (ev.peer === this.peer) this.handle(ev.payload);
@@ -1318,7 +1333,12 @@ class Link {
     this.dc = dc;
     const open = () => {
       const max = negotiatedMax(this.pc, this.o.maxMessageSize);
-      this.transport = dataChannelTransport(dc, { maxMessageSize: max, high: this.o.high, low: this.o.low });
+      this.transport = dataChannelTransport(dc, {
+        maxMessageSize: max,
+        high: this.o.high,
+        low: this.o.low,
+        onclose: () => this.close("closed by this side", true),
+      });
       this.maxMessageSize = max;
       this._ready(this);
     };
@@ -1335,8 +1355,10 @@ class Link {
   }
 
   async handle(payload) {
-    if (this.closed || !payload || typeof payload !== "object") return;
+    if (this.closed) return;
     try {
+      if (!payload || typeof payload !== "object" || Array.isArray(payload)) throw new PeerdError("signal payload is not an object");
+      if (JSON.stringify(payload).length > 65536) throw new PeerdError("signal payload over 65536 bytes");
       switch (payload.type) {
         case "offer":
           if (this.offerer || this._remoteSet) throw new PeerdError("unexpected offer");
@@ -1360,11 +1382,13 @@ class Link {
           }
           break;
         case "bye":
-          this.close(`remote closed${payload.reason ? ": " + payload.reason : ""}`, false);
+          this.close(`remote closed${payload.reason ? ": " + String(payload.reason).slice(0, 200) : ""}`, false);
           break;
+        default:
+          throw new PeerdError(`unknown signal type ${JSON.stringify(String(payload.type)).slice(0, 40)}`);
       }
     } catch (e) {
-      this.close(`negotiation failed: ${e.message}`, true);
+      this.close(`protocol violation: ${e.message}`, true);
     }
   }
 
@@ -1375,26 +1399,60 @@ class Link {
     for (const c of early) await this.pc.addIceCandidate(c).catch(() => {});
   }
 
-  close(reason, sayBye = true) {
+  // close ends the link once. local is true when this side decided to
+  // close: a negotiation under way is then ended with "bye", and an open
+  // channel first delivers what it has queued (at most drainTimeout) before
+  // the channel and the peer connection close (PROTOCOL.md 5.6).
+  close(reason, local = true) {
     if (this.closed) return;
     this.closed = true;
-    if (sayBye) this._signal({ type: "bye", reason: String(reason).slice(0, 200) }).catch(() => {});
+    clearTimeout(this._discTimer);
+    const open = !!this.dc && this.dc.readyState === "open";
+    if (local && !open) this._signal({ type: "bye", reason: String(reason).slice(0, 200) }).catch(() => {});
     this._off();
     this._offLeave();
     const err = new ClosedError(`peerd: ${reason}`);
     this._fail(err);
+    if (this.onclose) this.onclose(err);
+    this._shut(local && open);
+  }
+
+  async _shut(drain) {
+    if (drain) await drainChannel(this.dc, this.o.drainTimeout);
     try {
       if (this.dc) this.dc.close();
       this.pc.close();
     } catch (_) {
       /* already closed */
     }
-    if (this.onclose) this.onclose(err);
   }
+}
+
+// drainChannel waits until dc has sent everything queued, it closes, or ms
+// pass.
+function drainChannel(dc, ms) {
+  if (!dc || dc.readyState !== "open" || dc.bufferedAmount === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      dc.removeEventListener("bufferedamountlow", check);
+      dc.removeEventListener("close", done);
+      resolve();
+    };
+    const check = () => {
+      if (dc.bufferedAmount === 0) done();
+    };
+    const timer = setTimeout(done, ms);
+    dc.bufferedAmountLowThreshold = 0;
+    dc.addEventListener("bufferedamountlow", check);
+    dc.addEventListener("close", done);
+  });
 }
 
 function peerOptions(o) {
   return {
+    drainTimeout: o.drainTimeout ?? peerDefaults.drainTimeout,
+    disconnectTimeout: o.disconnectTimeout ?? peerDefaults.disconnectTimeout,
     label: o.label ?? peerDefaults.label,
     maxMessageSize: o.maxMessageSize ?? peerDefaults.maxMessageSize,
     high: o.high ?? peerDefaults.high,
