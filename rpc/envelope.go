@@ -257,8 +257,8 @@ func (w *wireMsg) message() Message {
 		if w.Method.Kind() != '"' || w.Result != nil || w.Error != nil {
 			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
 		}
-		var name string
-		if !decodeScalar(w.Method, &name) && json.Unmarshal(w.Method, &name) != nil {
+		name, ok := internMethod(w.Method)
+		if !ok && json.Unmarshal(w.Method, &name) != nil {
 			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
 		}
 		if w.Params != nil {
@@ -389,4 +389,41 @@ func (m *Message) String() string {
 		return string(AppendResponse(nil, m.V1, m.ID, m.Result, m.Error))
 	}
 	return fmt.Sprintf("invalid(%v)", m.Invalid)
+}
+
+// Method names repeat: keep up to maxInterned of them so that parsing a
+// request does not allocate its name.
+const maxInterned = 4096
+
+var (
+	// internMu guards interned.
+	internMu sync.RWMutex
+	interned = make(map[string]string)
+)
+
+// internMethod returns the name in a quoted JSON string without escapes,
+// interned; ok is false for other strings.
+func internMethod(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || len(raw) > 130 {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '\\' || c == '"' || c >= 0x80 {
+			return "", false
+		}
+	}
+	internMu.RLock()
+	s, ok := interned[string(body)]
+	internMu.RUnlock()
+	if ok {
+		return s, true
+	}
+	s = string(body)
+	internMu.Lock()
+	if len(interned) < maxInterned {
+		interned[s] = s
+	}
+	internMu.Unlock()
+	return s, true
 }

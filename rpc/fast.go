@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"reflect"
 	"strconv"
 
 	"github.com/peerd/peerd/binchannel"
@@ -130,4 +131,34 @@ func (d *decoder) decodeBinary(raw []byte, ptr any) bool {
 		return false
 	}
 	return true
+}
+
+// Result types encoded straight from the reflect.Value, without boxing.
+var (
+	intType    = reflect.TypeFor[int]()
+	int64Type  = reflect.TypeFor[int64]()
+	uintType   = reflect.TypeFor[uint]()
+	uint64Type = reflect.TypeFor[uint64]()
+	boolType   = reflect.TypeFor[bool]()
+	stringType = reflect.TypeFor[string]()
+)
+
+// appendResult appends a handler's result (invalid: none, null).
+func (e *encoder) appendResult(dst []byte, rv reflect.Value) ([]byte, error) {
+	if !rv.IsValid() {
+		return append(dst, "null"...), nil
+	}
+	switch rv.Type() {
+	case intType, int64Type:
+		return strconv.AppendInt(dst, rv.Int(), 10), nil
+	case uintType, uint64Type:
+		return strconv.AppendUint(dst, rv.Uint(), 10), nil
+	case boolType:
+		return strconv.AppendBool(dst, rv.Bool()), nil
+	case stringType:
+		if out, err := jsontext.AppendQuote(dst, rv.String()); err == nil {
+			return out, nil
+		}
+	}
+	return e.appendValue(dst, rv.Interface())
 }

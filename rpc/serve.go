@@ -367,7 +367,7 @@ func (c *Conn) run(r *request) {
 
 // invoke calls meth, turning a panic into an internal error.
 // Decoding (which may run user unmarshalers) is covered too.
-func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params jsontext.Value, skip int) (res any, err error) {
+func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params jsontext.Value, skip int) (res reflect.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = c.panicError(r)
@@ -375,7 +375,7 @@ func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params json
 	}()
 	args, err := d.args(meth, params, skip)
 	if err != nil {
-		return nil, err
+		return reflect.Value{}, err
 	}
 	if meth.hasCtx {
 		args = append([]reflect.Value{reflect.ValueOf(&ctx).Elem()}, args...)
@@ -387,7 +387,7 @@ func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params json
 		out = meth.fn.Call(args)
 	}
 	if meth.result != nil {
-		res = out[0].Interface()
+		res = out[0]
 	}
 	if meth.hasErr {
 		if e := out[len(out)-1]; !e.IsNil() {
@@ -495,7 +495,7 @@ func (b *batch) done() {
 }
 
 // replyResult encodes a handler's outcome into slot (or sends it).
-func (c *Conn) replyResult(b *batch, slot int, m *Message, res any, herr error) {
+func (c *Conn) replyResult(b *batch, slot int, m *Message, res reflect.Value, herr error) {
 	if b != nil {
 		b.mu.Lock()
 	}
@@ -506,7 +506,7 @@ func (c *Conn) replyResult(b *batch, slot int, m *Message, res any, herr error) 
 	var out []byte
 	if herr == nil {
 		var err error
-		if out, err = e.appendValue(nil, res); err != nil {
+		if out, err = e.appendResult(nil, res); err != nil {
 			c.dropCallbacks(e.cbs())
 			herr = ErrInternal
 			if c.opts.ExposeDetails {
