@@ -473,3 +473,25 @@ return s;
 		_ = c.Close()
 	}
 }
+
+// TestPageCloseDelivers closes the page's side right after a large
+// notification: the close waits for the queued data, so Go gets it all.
+func TestPageCloseDelivers(t *testing.T) {
+	reg := rpc.NewRegistry()
+	got := make(chan int, 1)
+	require.NoError(t, reg.Register("sink", func(b []byte) { got <- len(b) }))
+	e := newEnv(t, reg)
+	ctx := e.tab(30 * time.Second)
+	require.NoError(t, eval(ctx, connectJS+`
+await pair.remote.noWait.sink(new Uint8Array(6 << 20));
+await pair.close();
+`, nil))
+	tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	select {
+	case n := <-got:
+		assert.Equal(t, 6<<20, n)
+	case <-tctx.Done():
+		t.Fatal("notification lost in the close")
+	}
+}

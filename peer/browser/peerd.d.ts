@@ -169,7 +169,7 @@ export const binDefaults: Readonly<Required<Omit<BinChannelOptions, "assemble" |
 
 export function dataChannelTransport(
   dc: RTCDataChannel,
-  o?: { maxMessageSize?: number; high?: number; low?: number },
+  o?: { maxMessageSize?: number; high?: number; low?: number; onclose?: () => void },
 ): MessageTransport;
 export function webSocketTransport(ws: WebSocket, o?: { maxMessageSize?: number; high?: number }): MessageTransport;
 
@@ -246,7 +246,15 @@ export class Signaling {
 /** A ws(s) URL for a signaling address: absolute, or relative to the page (default "/signal"). */
 export function signalingURL(url?: string): string;
 
-export const peerDefaults: Readonly<{ label: string; maxMessageSize: number; high: number; low: number; connectTimeout: number }>;
+export const peerDefaults: Readonly<{
+  label: string;
+  maxMessageSize: number;
+  high: number;
+  low: number;
+  connectTimeout: number;
+  drainTimeout: number;
+  disconnectTimeout: number;
+}>;
 
 export interface PeerOptions extends RpcOptions, Omit<BinChannelOptions, "onerror"> {
   /** Signaling server URL (default "/signal" on this page's host) or a connected Signaling. */
@@ -266,6 +274,10 @@ export interface PeerOptions extends RpcOptions, Omit<BinChannelOptions, "onerro
   /** Backpressure: sends wait while more than high bytes are queued, until low. Defaults 4 MiB and 1 MiB. */
   high?: number;
   low?: number;
+  /** Milliseconds a local close waits for queued data to be sent. Default 5000. */
+  drainTimeout?: number;
+  /** Milliseconds ICE may stay disconnected before the connection closes. Default 10000. */
+  disconnectTimeout?: number;
   iceServers?: RTCIceServer[];
   rtcConfig?: RTCConfiguration;
 }
