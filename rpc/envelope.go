@@ -180,8 +180,12 @@ func getParser(b []byte) *parser {
 }
 
 func (p *parser) release() {
-	p.dec.Reset(emptyBuffer) // drop the reference to the input
-	p.bb = bytes.Buffer{}
+	if p.bb.Cap() > 64<<10 {
+		// Drop the reference to a large input; a small one may stay
+		// referenced until the parser's next use (Reset is not free).
+		p.dec.Reset(emptyBuffer)
+		p.bb = bytes.Buffer{}
+	}
 	parserPool.Put(p)
 }
 
