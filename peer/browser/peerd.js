@@ -638,6 +638,7 @@ export class RpcConn {
     this._cbs = new Map(); // function id -> { fn, scope }
     this._handles = new Set(); // live handles to the peer's functions
     this._inflight = new Map(); // raw request id -> AbortController
+    this._evicted = new Set(); // ids of recently evicted functions
     this._closeErr = null;
     this.closed = new Promise((resolve) => (this._resolveClosed = resolve));
     this.remote = makeRemote(this, "", {});
@@ -686,9 +687,15 @@ export class RpcConn {
     return id;
   }
 
+  // _evict drops the oldest stored functions past the pending bound; a
+  // later rpc.callback on one is answered -32004 (the last 1024 are
+  // remembered).
   _evict() {
     while (this._cbs.size + this._calls.size > this.o.maxPending && this._cbs.size > 0) {
-      this._cbs.delete(this._cbs.keys().next().value);
+      const id = this._cbs.keys().next().value;
+      this._cbs.delete(id);
+      this._evicted.add(id);
+      if (this._evicted.size > 1024) this._evicted.delete(this._evicted.values().next().value);
     }
   }
 
@@ -957,6 +964,7 @@ export class RpcConn {
           }
           const fid = params[0];
           const cb = this._cbs.get(fid);
+          if (!cb && this._evicted.has(fid)) return reply(undefined, { code: codes.handleEvicted, message: `Function handle evicted: ${fid}` });
           if (!cb) return reply(undefined, { code: codes.handleNotFound, message: `Function handle not found: ${fid}` });
           return this._run(m, cb.fn, undefined, params.slice(1), bins, notification, reply);
         }

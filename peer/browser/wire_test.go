@@ -305,3 +305,24 @@ func fmtID(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRPCEvicted stores more functions than the pending bound: the oldest
+// is dropped and a call to it is answered -32004, the live one runs.
+func TestRPCEvicted(t *testing.T) {
+	ctx := pageTab(t, 20*time.Second)
+	var res struct{ Codes []any }
+	require.NoError(t, browsertest.Eval(ctx, `
+const sent = [];
+const fake = { onpacket: null, onclose: null, sendPacket(json) { sent.push(JSON.parse(json)); return Promise.resolve() }, close() {} };
+const conn = new peerd.RpcConn(fake, { maxPending: 2 });
+for (let i = 0; i < 3; i++) conn.notify("take", [() => i]);
+const fns = sent.map((m) => m.params[0].$fn);
+fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[0]], id: 1 }), bins: [] });
+fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[2]], id: 2 }), bins: [] });
+fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: ["999"], id: 3 }), bins: [] });
+for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+const byId = Object.fromEntries(sent.filter((m) => m.id).map((m) => [m.id, m.error ? m.error.code : m.result]));
+return { codes: [byId[1], byId[2], byId[3]] };
+`, &res))
+	assert.Equal(t, []any{float64(-32004), float64(2), float64(-32003)}, res.Codes)
+}
