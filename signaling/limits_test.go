@@ -114,7 +114,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 		QueueLen: 8, SignalRate: 1e6, SignalBurst: 1e6, MessageRate: 1e6, MessageBurst: 1e6,
 	})
 	a, _ := joined(t, url, "r", ClientOptions{})
-	r := dialRaw(t, url)
+	r := dialRawSmall(t, url)
 	r.send(t, `{"jsonrpc":"2.0","id":1,"method":"signal.join","params":{"room":"r"}}`)
 	reply := r.mustRecv(t)
 	id := reply[strings.Index(reply, `"id":"`)+6:]

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -20,7 +21,27 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, url string) *rawConn {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.DialContext(ctxT(t), url, nil)
+	return dialRawWith(t, url, websocket.DefaultDialer)
+}
+
+// dialRawSmall dials with a small socket receive buffer, so a peer that
+// stops reading backs its sender up quickly.
+func dialRawSmall(t *testing.T, url string) *rawConn {
+	t.Helper()
+	d := *websocket.DefaultDialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}
+	return dialRawWith(t, url, &d)
+}
+
+func dialRawWith(t *testing.T, url string, d *websocket.Dialer) *rawConn {
+	t.Helper()
+	ws, _, err := d.DialContext(ctxT(t), url, nil)
 	require.NoError(t, err)
 	rc := &rawConn{ws: ws, ch: binchannel.New(binchannel.NewWebSocket(ws, binchannel.WebSocketOptions{}))}
 	t.Cleanup(func() { _ = rc.ch.Close(); _ = ws.Close() })
