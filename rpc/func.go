@@ -24,7 +24,9 @@ const (
 // A handle that arrived in a request's params is released automatically
 // when the handler returns, unless the handler called Keep; a handle that
 // arrived in a result lives until Unbind or close. A handler parameter of a
-// concrete func type gets a stub of that type wrapping the same handle.
+// concrete func type gets a stub of that type wrapping the same handle; a
+// stub cannot be kept or unbound, so declare the parameter (or result) as
+// *Func where the function must outlive its call or be released early.
 //
 // A Func is safe for concurrent use.
 type Func struct {
