@@ -3,7 +3,12 @@ package binchannel
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 var benchSizes = []int{1 << 10, 64 << 10, 1 << 20, 16 << 20}
@@ -128,5 +133,57 @@ func BenchmarkSendRecvValue1KiB(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 	if cpu := processCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "packets/cpu-s")
+	}
+}
+
+// BenchmarkWebSocket moves 1 MiB binaries over a loopback WebSocket
+// (gorilla, 64 KiB buffers), for comparison with the pipe.
+func BenchmarkWebSocket(b *testing.B) {
+	const size = 1 << 20
+	srvConn := make(chan *websocket.Conn, 1)
+	up := websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		srvConn <- c
+	}))
+	defer srv.Close()
+	d := websocket.Dialer{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	cc, resp, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	sc := <-srvConn
+	o := WebSocketOptions{MaxMessageSize: 256 << 10}
+	a, r := New(NewWebSocket(cc, o)), New(NewWebSocket(sc, o))
+	defer a.Close()
+	defer r.Close()
+
+	ctx := context.Background()
+	p := Packet{JSON: []byte(`{"data":{"$bin":0}}`), Bins: []Binary{BytesBinary(make([]byte, size))}}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if err := a.SendPacket(ctx, p); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.RecvPacket(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
 	}
 }

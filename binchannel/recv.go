@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// binOverhead is the bookkeeping charged against MaxPendingBytes for each
-// received binary, on top of the message bytes, so that a flood of empty
-// binaries is bounded too.
-const binOverhead = 64
+// msgOverhead is the bookkeeping charged against MaxPendingBytes for each
+// message a half-received packet holds, on top of the message's bytes:
+// slice headers, the transport's part list and allocation rounding. It
+// keeps a flood of tiny messages within the bound in real memory too.
+const msgOverhead = 64
 
 // pending is one half-received packet.
 type pending struct {
@@ -110,7 +111,7 @@ func (c *Channel) openLocked(h header, data [][]byte, n int) (Packet, bool, erro
 		}
 		return Packet{JSON: js}, true, err
 	}
-	cost := int64(OpenHeaderSize + n)
+	cost := int64(OpenHeaderSize+n) + msgOverhead
 	if len(c.pending) >= c.o.MaxPendingPackets || c.pendingB+cost > c.o.MaxPendingBytes {
 		return fail(fmt.Errorf("%w: packet %d refused", ErrTooManyPending, h.id))
 	}
@@ -151,7 +152,7 @@ func (c *Channel) jsonLocked(h header, data [][]byte, n int) (Packet, bool, erro
 		c.removeLocked(i, true)
 		return Packet{}, false, fmt.Errorf("%w: packet %d skeleton bytes %d+%d, have %d of %d", err, h.id, h.offset, n, p.jsonGot, p.jsonLen)
 	}
-	if e := c.chargeLocked(i, int64(JSONHeaderSize+n)); e != nil {
+	if e := c.chargeLocked(i, int64(JSONHeaderSize+n)+msgOverhead); e != nil {
 		return Packet{}, false, e
 	}
 	p.json = append(p.json, data...)
@@ -193,7 +194,7 @@ func (c *Channel) binLocked(h header, data [][]byte, n int) (Packet, bool, error
 		c.removeLocked(i, true)
 		return Packet{}, false, fmt.Errorf("%w: packet %d binary %d (of %d) bytes %d+%d of %d", err, h.id, h.index, p.nbins, h.offset, n, h.total)
 	}
-	if e := c.chargeLocked(i, int64(BinHeaderSize+n)+binOverhead); e != nil {
+	if e := c.chargeLocked(i, int64(BinHeaderSize+n)+msgOverhead); e != nil {
 		return Packet{}, false, e
 	}
 	if !p.started {

@@ -2,6 +2,7 @@ package binchannel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,8 @@ func NewWebSocket(conn *websocket.Conn, o WebSocketOptions) Transport {
 type wsTransport struct {
 	conn *websocket.Conn
 	o    WebSocketOptions
+
+	chunkLen int // length of the last full binary chunk read; reader only
 
 	// wmu serialises writers: it guards the connection's write side,
 	// including its write deadline.
@@ -144,7 +147,19 @@ func (w *wsTransport) readMessage() ([]byte, error) {
 	if err != nil {
 		return nil, w.mapErr(err)
 	}
-	buf := make([]byte, 0, min(32<<10, w.o.MaxMessageSize))
+	// Read the binchannel header first: it tells how large the message
+	// probably is, so that the buffer is allocated once at the right size
+	// instead of grown by doubling.
+	var head [maxHeaderSize]byte
+	n, err := readUpTo(r, head[:])
+	if err == io.EOF {
+		return append(make([]byte, 0, n), head[:n]...), nil
+	}
+	if err != nil {
+		return nil, w.mapErr(err)
+	}
+	buf := make([]byte, 0, w.sizeGuess(head[:n])+1)
+	buf = append(buf, head[:n]...)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -152,10 +167,66 @@ func (w *wsTransport) readMessage() ([]byte, error) {
 		m, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		if err == io.EOF {
-			return buf, nil
+			break
 		}
 		if err != nil {
 			return nil, w.mapErr(err)
+		}
+	}
+	w.noteSize(head[:n], len(buf))
+	// The message is handed up and may be held while its packet
+	// assembles, so do not let it pin much more memory than it carries.
+	if cap(buf)-len(buf) > len(buf)/4+64 {
+		buf = append(make([]byte, 0, len(buf)), buf...)
+	}
+	return buf, nil
+}
+
+// readUpTo reads until b is full or the message ends (io.EOF, with what was
+// read).
+func readUpTo(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sizeGuess estimates a message's length from its header: a binary chunk
+// holds at most what remains of its binary and, in a stream, as much as the
+// last full chunk; an OPEN holds at most its skeleton.
+func (w *wsTransport) sizeGuess(h []byte) int {
+	guess := w.o.MaxMessageSize
+	if len(h) == BinHeaderSize && h[0] == KindBin {
+		total := binary.BigEndian.Uint64(h[9:17])
+		off := binary.BigEndian.Uint64(h[17:25])
+		if off <= total && total-off < uint64(guess) {
+			guess = int(total-off) + BinHeaderSize
+		}
+		if w.chunkLen > 0 {
+			guess = min(guess, w.chunkLen)
+		}
+	} else if len(h) >= OpenHeaderSize && h[0] == KindOpen {
+		if js := binary.BigEndian.Uint32(h[9:13]); uint64(js) < uint64(guess) {
+			guess = int(js) + OpenHeaderSize
+		}
+	}
+	return min(max(guess, len(h)), w.o.MaxMessageSize)
+}
+
+// noteSize remembers the length of a binary chunk that did not end its
+// binary: the peer's chunk size plus header, the length of the chunks that
+// follow.
+func (w *wsTransport) noteSize(h []byte, n int) {
+	if len(h) == BinHeaderSize && h[0] == KindBin {
+		total := binary.BigEndian.Uint64(h[9:17])
+		off := binary.BigEndian.Uint64(h[17:25])
+		if n > BinHeaderSize && off+uint64(n-BinHeaderSize) < total {
+			w.chunkLen = n
 		}
 	}
 }

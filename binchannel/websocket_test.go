@@ -119,3 +119,34 @@ func TestWebSocketClose(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	require.NoError(t, b.Close())
 }
+
+// Messages of every shape come back byte for byte, and none pins much more
+// memory than it carries, whatever its header claims.
+func TestWebSocketMessageSizes(t *testing.T) {
+	ctx := testCtx(t)
+	ct, st := wsPair(t, WebSocketOptions{MaxMessageSize: 4096})
+	big := string(make([]byte, 4000))
+	msgs := [][]byte{
+		{},
+		{KindBin},
+		binMsg(1, 0, 10, 0, ""),                // exactly a header
+		binMsg(1, 0, 3000, 0, big[:1000]),      // a full chunk
+		binMsg(1, 0, 3000, 1000, big[:1000]),   // the same size again
+		binMsg(1, 0, 3000, 2000, big[:1000]),   // the last chunk
+		binMsg(1, 0, 1<<62, 0, "x"),            // a hostile total
+		binMsg(1, 0, 5, 9, big[:2000]),         // offset past total
+		openMsg(2, 0, 3, "[1]"),                // exact skeleton
+		openMsg(2, 0, 1<<31, big[:3000]),       // claims more
+		openMsg(2, 0, 0, big[:2000]),           // claims less
+		append([]byte{0x7f}, big[:3500]...),    // unknown kind
+		append([]byte(`{"jsonrpc":"2.0"}`), 0), // text-like
+	}
+	for i, m := range msgs {
+		require.NoError(t, ct.WriteMessage(ctx, m), "message %d", i)
+		got, err := st.ReadMessage(ctx)
+		require.NoError(t, err, "message %d", i)
+		require.Len(t, got, 1)
+		assert.Equal(t, m, got[0], "message %d", i)
+		assert.LessOrEqual(t, cap(got[0]), len(got[0])+len(got[0])/4+64+1, "message %d", i)
+	}
+}
