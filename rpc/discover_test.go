@@ -83,3 +83,13 @@ func TestDiscoverBytes(t *testing.T) {
 	p.send(t, `{"jsonrpc":"2.0","method":"rpc.discover","id":1}`)
 	assert.Equal(t, `{"jsonrpc":"2.0","result":{"openrpc":"1.2.6","info":{"title":"peerd","version":"0.0.0"},"methods":[{"name":"subtract","params":[{"name":"minuend","schema":{"type":"integer"}},{"name":"subtrahend","schema":{"type":"integer"}}],"result":{"name":"result","schema":{"type":"integer"}},"paramStructure":"either"}]},"id":1}`, p.recv(t))
 }
+
+func TestDiscoverByCall(t *testing.T) {
+	a, b := pair(t, Options{}, Options{})
+	require.NoError(t, b.Register("ping", func() string { return "pong" }))
+	doc, err := Call[OpenRPC](testCtx(t), a, "rpc.discover")
+	require.NoError(t, err)
+	require.Len(t, doc.Methods, 1)
+	assert.Equal(t, "ping", doc.Methods[0].Name)
+	assert.Equal(t, "string", doc.Methods[0].Result.Schema["type"])
+}
