@@ -151,3 +151,38 @@ func udpRcvbufErrors() int64 {
 	}
 	return -1
 }
+
+// sample is the wall and CPU time of one measured transfer.
+type sample struct{ wall, cpu time.Duration }
+
+// alternate runs every f rounds times in ABBA order (A B B A A B ...), so
+// that load from other processes falls on all of them alike, and returns
+// the summed samples per f.
+func alternate(rounds int, fs ...func() (sample, error)) ([]sample, error) {
+	sums := make([]sample, len(fs))
+	for r := range rounds {
+		for k := range fs {
+			i := k
+			if r%2 == 1 {
+				i = len(fs) - 1 - k
+			}
+			s, err := fs[i]()
+			if err != nil {
+				return nil, err
+			}
+			sums[i].wall += s.wall
+			sums[i].cpu += s.cpu
+		}
+	}
+
+	return sums, nil
+}
+
+// transferFn measures one transfer of n bytes with send and recv.
+func transferFn(send func(n int) error, recv func(n int) error, n int) func() (sample, error) {
+	return func() (sample, error) {
+		w, c, err := measure(func() error { return send(n) }, func() error { return recv(n) })
+
+		return sample{w, c}, err
+	}
+}

@@ -9,8 +9,12 @@ import (
 	"github.com/peerd/peerd/binchannel"
 )
 
-// benchTotal is the bytes moved per configuration per iteration.
-const benchTotal = 16 << 20
+// benchTotal is the bytes moved per configuration per iteration, in
+// benchRounds alternating transfers.
+const (
+	benchTotal  = 16 << 20
+	benchRounds = 4
+)
 
 var benchSizes = []int{64 << 10, 256 << 10}
 
@@ -44,18 +48,16 @@ func BenchmarkTunedVsDefault(b *testing.B) {
 			b.SetBytes(2 * benchTotal)
 			b.ResetTimer()
 			for range b.N {
-				w, c, err := measure(func() error { return sendRaw(ctx, ra, msg, benchTotal) },
-					func() error { return recvRaw(ctx, rb, benchTotal) })
+				s, err := alternate(benchRounds,
+					transferFn(func(n int) error { return sendRaw(ctx, ra, msg, n) },
+						func(n int) error { return recvRaw(ctx, rb, n) }, benchTotal/benchRounds),
+					transferFn(func(n int) error { return sendRaw(ctx, ta, msg, n) },
+						func(n int) error { return recvRaw(ctx, tb, n) }, benchTotal/benchRounds))
 				if err != nil {
 					b.Fatal(err)
 				}
-				rawWall, rawCPU = rawWall+w, rawCPU+c
-				w, c, err = measure(func() error { return sendRaw(ctx, ta, msg, benchTotal) },
-					func() error { return recvRaw(ctx, tb, benchTotal) })
-				if err != nil {
-					b.Fatal(err)
-				}
-				tunWall, tunCPU = tunWall+w, tunCPU+c
+				rawWall, rawCPU = rawWall+s[0].wall, rawCPU+s[0].cpu
+				tunWall, tunCPU = tunWall+s[1].wall, tunCPU+s[1].cpu
 			}
 			n := b.N * benchTotal
 			b.ReportMetric(mbps(n, rawWall), "default-MB/s")
@@ -79,8 +81,8 @@ func BenchmarkReceiveMode(b *testing.B) {
 			da, db := benchPair(b, tunedOptions())
 			oa, ob := benchPair(b, om)
 			msg := make([]byte, size)
-			read := func(c *Conn) error {
-				for got := 0; got < benchTotal; {
+			read := func(c *Conn, total int) error {
+				for got := 0; got < total; {
 					m, err := c.tr.ReadMessage(ctx)
 					if err != nil {
 						return err
@@ -94,18 +96,16 @@ func BenchmarkReceiveMode(b *testing.B) {
 			b.SetBytes(2 * benchTotal)
 			b.ResetTimer()
 			for range b.N {
-				w, c, err := measure(func() error { return sendRaw(ctx, oa, msg, benchTotal) },
-					func() error { return read(ob) })
+				s, err := alternate(benchRounds,
+					transferFn(func(n int) error { return sendRaw(ctx, oa, msg, n) },
+						func(n int) error { return read(ob, n) }, benchTotal/benchRounds),
+					transferFn(func(n int) error { return sendRaw(ctx, da, msg, n) },
+						func(n int) error { return read(db, n) }, benchTotal/benchRounds))
 				if err != nil {
 					b.Fatal(err)
 				}
-				oWall, oCPU = oWall+w, oCPU+c
-				w, c, err = measure(func() error { return sendRaw(ctx, da, msg, benchTotal) },
-					func() error { return read(db) })
-				if err != nil {
-					b.Fatal(err)
-				}
-				dWall, dCPU = dWall+w, dCPU+c
+				oWall, oCPU = oWall+s[0].wall, oCPU+s[0].cpu
+				dWall, dCPU = dWall+s[1].wall, dCPU+s[1].cpu
 			}
 			n := b.N * benchTotal
 			b.ReportMetric(mbps(n, oWall), "onmessage-MB/s")
@@ -129,12 +129,12 @@ func BenchmarkBinchannel(b *testing.B) {
 			chx := binchannel.NewWithOptions(x.tr, binchannel.Options{ChunkSize: x.tr.maxSize})
 			chy := binchannel.NewWithOptions(y.tr, binchannel.Options{ChunkSize: y.tr.maxSize})
 			payload := make([]byte, size)
-			count := benchTotal / size
+			count := benchTotal / benchRounds / size
 			rawMsg := payload
 			if size > x.tr.maxSize {
 				rawMsg = payload[:x.tr.maxSize]
 			}
-			sendBin := func() error {
+			sendBin := func(int) error {
 				for range count {
 					p := binchannel.Packet{JSON: []byte(`{"$bin":0}`), Bins: []binchannel.Binary{binchannel.BytesBinary(payload)}}
 					if err := chx.SendPacket(ctx, p); err != nil {
@@ -144,7 +144,7 @@ func BenchmarkBinchannel(b *testing.B) {
 
 				return nil
 			}
-			recvBin := func() error {
+			recvBin := func(int) error {
 				for range count {
 					p, err := chy.RecvPacket(ctx)
 					if err != nil {
@@ -161,17 +161,15 @@ func BenchmarkBinchannel(b *testing.B) {
 			b.SetBytes(2 * benchTotal)
 			b.ResetTimer()
 			for range b.N {
-				w, _, err := measure(func() error { return sendRaw(ctx, x, rawMsg, benchTotal) },
-					func() error { return recvRaw(ctx, y, benchTotal) })
+				s, err := alternate(benchRounds,
+					transferFn(func(n int) error { return sendRaw(ctx, x, rawMsg, n) },
+						func(n int) error { return recvRaw(ctx, y, n) }, count*size),
+					transferFn(sendBin, recvBin, count*size))
 				if err != nil {
 					b.Fatal(err)
 				}
-				rawWall += w
-				w, _, err = measure(sendBin, recvBin)
-				if err != nil {
-					b.Fatal(err)
-				}
-				binWall += w
+				rawWall += s[0].wall
+				binWall += s[1].wall
 			}
 			n := b.N * benchTotal
 			b.ReportMetric(mbps(n, rawWall), "raw-MB/s")

@@ -91,9 +91,13 @@ func newConn(api *webrtc.API, o Options, offerer bool, sig signaler) (*Conn, err
 
 	sendCtx, cancel := context.WithCancel(context.Background())
 	c.cancelSend = cancel
+	// Handlers are in place before any signal is read; the signal
+	// goroutines start last.
 	c.wg.Add(2)
-	go c.sendLoop(sendCtx)
-	go c.recvLoop()
+	defer func() {
+		go c.sendLoop(sendCtx)
+		go c.recvLoop()
+	}()
 
 	if offerer {
 		ordered := true
