@@ -276,6 +276,12 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 	path := filepath.Join(artifactDir(t), "demo-page.png")
 	require.NoError(t, os.WriteFile(path, png, 0o644))
 	t.Logf("screenshot: %s", path)
+
+	// The same page on a phone-sized screen.
+	require.NoError(t, chromedp.Run(ctx, chromedp.EmulateViewport(390, 844), chromedp.FullScreenshot(&png, 100)))
+	path = filepath.Join(artifactDir(t), "demo-page-narrow.png")
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot: %s", path)
 }
 
 func get(t *testing.T, url string) string {
