@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/stretchr/testify/assert"
@@ -300,4 +301,28 @@ func TestCallsBothWaysAtOnce(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, Stats{}, bindings(a))
 	assert.Equal(t, Stats{}, bindings(b))
+}
+
+func TestIdleWorkersExit(t *testing.T) {
+	a, b := pair(t, Options{}, Options{IdleTimeout: time.Millisecond})
+	require.NoError(t, b.Register("add", func(x, y int) int { return x + y }))
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := Call[int](ctx, a, "add", i, 1)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool {
+		b.smu.Lock()
+		defer b.smu.Unlock()
+		return b.workers == 0 && len(b.idle) == 0
+	}, testTimeout, pollEvery, "parked workers exit after IdleTimeout")
+	n, err := Call[int](ctx, a, "add", 1, 1)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
 }

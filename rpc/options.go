@@ -17,6 +17,9 @@ type Options struct {
 	// IdleWorkers is how many handler goroutines stay parked for reuse
 	// when there is no work. Default 16 (capped to MaxConcurrency).
 	IdleWorkers int
+	// IdleTimeout is how long a parked handler goroutine waits for work
+	// before it exits, so that an idle Conn holds none. Default 2s.
+	IdleTimeout time.Duration
 	// MaxQueue bounds the requests waiting for a handler slot; past it a
 	// request is answered with CodeOverloaded at once. Default 1024.
 	MaxQueue int
@@ -74,6 +77,9 @@ func (o Options) withDefaults() Options {
 		o.IdleWorkers = 16
 	}
 	o.IdleWorkers = min(o.IdleWorkers, o.MaxConcurrency)
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Second
+	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 1024
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -275,6 +276,12 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 func (c *Conn) worker(task *request) {
 	defer c.wg.Done()
 	ch := make(chan *request, 1)
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for {
 		c.run(task)
 		c.smu.Lock()
@@ -292,12 +299,38 @@ func (c *Conn) worker(task *request) {
 		}
 		c.idle = append(c.idle, ch)
 		c.smu.Unlock()
+		if idle == nil {
+			idle = time.NewTimer(c.opts.IdleTimeout)
+		} else {
+			idle.Reset(c.opts.IdleTimeout)
+		}
 		select {
 		case task = <-ch:
+			idle.Stop()
 		case <-c.ctx.Done():
 			return // the Conn is gone; Stats no longer matter
+		case <-idle.C:
+			if c.leaveIdle(ch) {
+				return
+			}
+			task = <-ch // a dispatcher took ch just before: its task is coming
 		}
 	}
+}
+
+// leaveIdle removes a parked worker's channel from the idle list; false
+// when a dispatcher already took it.
+func (c *Conn) leaveIdle(ch chan *request) bool {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	for i, x := range c.idle {
+		if x == ch {
+			c.idle = append(c.idle[:i], c.idle[i+1:]...)
+			c.workers--
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Conn) endRequest(key string, cancel context.CancelFunc) {
