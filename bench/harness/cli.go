@@ -24,6 +24,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bytesFlag := fs.String("bytes", "", "bytes moved per throughput measurement (default 64MiB, quick 8MiB)")
 	rtts := fs.Int("roundtrips", 0, "round trips per latency measurement (default 2000, quick 300)")
 	memBytes := fs.String("memory-bytes", "", "bytes moved by the memory suite (default 1GiB, quick 64MiB)")
+	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 64MiB)")
+	peerdBin := fs.String("peerd", "", "peerd program for the publish suite (default: build it with go build)")
 	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size (default 2m, quick 20s)")
 	out := fs.String("out", "bench-out", "directory for results.json, results.txt and charts")
 	total := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
@@ -63,7 +65,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, f := range []struct {
 		s   string
 		dst *int64
-	}{{*bytesFlag, &cfg.Bytes}, {*memBytes, &cfg.MemoryBytes}} {
+	}{{*bytesFlag, &cfg.Bytes}, {*memBytes, &cfg.MemoryBytes}, {*pubBytes, &cfg.PublishBytes}} {
 		if f.s == "" {
 			continue
 		}
@@ -72,6 +74,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		*f.dst = n
+	}
+	if *peerdBin != "" {
+		cfg.PeerdBinary = *peerdBin
 	}
 	ctx, cancel := context.WithTimeout(ctx, *total)
 	defer cancel()

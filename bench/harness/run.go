@@ -32,6 +32,12 @@ type Config struct {
 	RoundTrips int
 	// MemoryBytes is how much the memory suite moves. Default 1 GiB.
 	MemoryBytes int64
+	// PublishBytes is the size of the file the publish suite publishes
+	// through the real peerd program. Default 1 GiB.
+	PublishBytes int64
+	// PeerdBinary is the peerd program the publish suite runs; default:
+	// built from this module with the go command.
+	PeerdBinary string
 	// CaseTimeout bounds the set-up and all repetitions of one case at one
 	// size. Default 2 minutes.
 	CaseTimeout time.Duration
@@ -43,17 +49,18 @@ type Config struct {
 // sizes with few repetitions, finishing in well under a minute.
 func Quick() Config {
 	return Config{
-		Sizes:       []int{1 << 10, 64 << 10, 1 << 20},
-		Reps:        3,
-		Bytes:       8 << 20,
-		RoundTrips:  300,
-		MemoryBytes: 64 << 20,
-		CaseTimeout: 20 * time.Second,
+		Sizes:        []int{1 << 10, 64 << 10, 1 << 20},
+		Reps:         3,
+		Bytes:        8 << 20,
+		RoundTrips:   300,
+		MemoryBytes:  64 << 20,
+		PublishBytes: 64 << 20,
+		CaseTimeout:  20 * time.Second,
 	}
 }
 
 // AllSuites lists the suites in the order they run.
-var AllSuites = []string{"throughput", "latency", "memory", "cpu"}
+var AllSuites = []string{"throughput", "latency", "memory", "cpu", "publish"}
 
 func (c Config) withDefaults() Config {
 	if len(c.Suites) == 0 {
@@ -73,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemoryBytes <= 0 {
 		c.MemoryBytes = 1 << 30
+	}
+	if c.PublishBytes <= 0 {
+		c.PublishBytes = 1 << 30
 	}
 	if c.CaseTimeout <= 0 {
 		c.CaseTimeout = 2 * time.Minute
@@ -133,6 +143,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			err = runMemory(ctx, cfg, rep)
 		case "cpu":
 			err = runCPU(ctx, cfg, rep)
+		case "publish":
+			err = runPublishSuite(ctx, cfg, rep)
 		default:
 			err = fmt.Errorf("bench: unknown suite %q (have %s)", s, strings.Join(AllSuites, ", "))
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/peerd/peerd/cmd/peerd/store"
 )
@@ -76,11 +77,14 @@ func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	}
 	defer closeConn()
 	bar := newProgressBar(env.stdout, "publish "+*name)
+	start := time.Now()
 	res, err := store.Upload(env.ctx, conn, *name, archive, size, sum, info.ModTime(),
 		store.TransferOptions{Chunk: *chunk, Window: *window, Progress: bar.Update})
 	if err != nil {
 		return fmt.Errorf("publish %s: %w (run the same command again to resume)", *name, err)
 	}
+	el := time.Since(start)
+	fmt.Fprintf(env.stdout, "uploaded %s in %s (%.1f MB/s)\n", humanSize(size), el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6)
 	fmt.Fprintf(env.stdout, "published %s (%s, %s unpacked)\n", res.Name, plural(res.Files, "file"), humanSize(res.Unpacked))
 	fmt.Fprintf(env.stdout, "served at %s/sites/%s/\n", httpBase(*pf.signal), res.Name)
 	return nil

@@ -48,6 +48,8 @@ type upload struct {
 	h     hash.Hash
 	done  bool
 	store *Store
+	// savedAt is the offset of the last saved resume point.
+	savedAt int64
 	// advanced is closed and replaced whenever st.Offset moves or the
 	// upload ends, waking writers that wait for their turn.
 	advanced chan struct{}
@@ -67,7 +69,8 @@ func (u *upload) close() error {
 	if u.f == nil {
 		return nil
 	}
-	err := u.f.Close()
+	err := u.saveLocked()
+	err = errors.Join(err, u.f.Close())
 	u.f = nil
 	return err
 }
@@ -156,7 +159,7 @@ func (s *Store) resumeLocked(id string) (*upload, error) {
 		f.Close()
 		return nil, err
 	}
-	return &upload{id: id, st: st, f: f, h: h, store: s, advanced: make(chan struct{})}, nil
+	return &upload{id: id, st: st, f: f, h: h, store: s, advanced: make(chan struct{}), savedAt: st.Offset}, nil
 }
 
 func (u *upload) saveLocked() error {
@@ -169,7 +172,11 @@ func (u *upload) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(u.store.partialPath(u.id, ".json"), b, false)
+	if err := writeFileAtomic(u.store.partialPath(u.id, ".json"), b, false); err != nil {
+		return err
+	}
+	u.savedAt = u.st.Offset
+	return nil
 }
 
 func (s *Store) lookup(id string) (*upload, error) {
@@ -210,8 +217,18 @@ func (s *Store) Write(id string, offset int64, data []byte) (int64, error) {
 	u.h.Write(data)
 	u.st.Offset += int64(len(data))
 	u.wakeLocked()
-	return u.st.Offset, u.saveLocked()
+	// The resume point is saved every saveEvery bytes (and on close and
+	// commit), not after every write: a crash costs at most that much
+	// re-sending, and a write stays one file write plus hashing.
+	if u.st.Offset-u.savedAt >= saveEvery || u.st.Offset == u.st.Size {
+		return u.st.Offset, u.saveLocked()
+	}
+	return u.st.Offset, nil
 }
+
+// saveEvery is how many bytes an upload takes between saves of its resume
+// point.
+const saveEvery = 8 << 20
 
 // WriteOrdered is Write for a publisher that keeps several writes in
 // flight: a write whose offset lies ahead of the current one (by at most

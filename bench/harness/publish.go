@@ -1,0 +1,198 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The publish suite runs the real peerd program in two processes — the
+// daemon and `peerd publish` — and reports each side's peak RSS and the
+// upload rate, so memory is measured per side, as a user would see it.
+
+var (
+	bannerURL   = regexp.MustCompile(`signaling\s+(ws://\S+)`)
+	uploadedRow = regexp.MustCompile(`uploaded .* \(([0-9.]+) MB/s\)`)
+)
+
+// peerdBinary returns the peerd program to run: cfg.PeerdBinary, or one
+// built from this module into dir.
+func peerdBinary(ctx context.Context, cfg Config, dir string) (string, error) {
+	if cfg.PeerdBinary != "" {
+		return cfg.PeerdBinary, nil
+	}
+	bin := filepath.Join(dir, "peerd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/peerd/peerd/cmd/peerd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build peerd: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// writeIncompressible writes n bytes that gzip cannot shrink: a random
+// 1 MiB block repeated (further apart than gzip's 32 KiB window).
+func writeIncompressible(path string, n int64) error {
+	block := make([]byte, 1<<20)
+	if _, err := rand.Read(block); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for left := n; left > 0; left -= int64(len(block)) {
+		if _, err := w.Write(block[:min(int64(len(block)), left)]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// maxRSS returns a finished process's peak resident set size in bytes.
+func maxRSS(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024
+	}
+	return 0
+}
+
+func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
+	param := sizeName(int(min(cfg.PublishBytes, 1<<62)))
+	base := Result{Suite: "publish", Case: "peerd publish", Param: param}
+	fail := func(err error) error {
+		r := base
+		r.Metric, r.Unit = "throughput", "MB/s"
+		rep.Results = append(rep.Results, errResult(r, err))
+		fmt.Fprintf(cfg.Progress, "publish    error: %v\n", err)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout*2)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "peerd-bench-publish-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := peerdBinary(ctx, cfg, dir)
+	if err != nil {
+		return fail(err)
+	}
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		return err
+	}
+	if err := writeIncompressible(filepath.Join(src, "data.bin"), cfg.PublishBytes); err != nil {
+		return fail(err)
+	}
+
+	daemon := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
+	daemon.Env = cleanEnv()
+	out, err := daemon.StdoutPipe()
+	if err != nil {
+		return fail(err)
+	}
+	daemon.Stderr = io.Discard
+	if err := daemon.Start(); err != nil {
+		return fail(err)
+	}
+	stopDaemon := func() *os.ProcessState {
+		_ = daemon.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = daemon.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = daemon.Process.Kill()
+			<-done
+		}
+		return daemon.ProcessState
+	}
+	signalURL := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := bannerURL.FindStringSubmatch(sc.Text()); m != nil {
+				signalURL <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-signalURL:
+	case <-ctx.Done():
+		stopDaemon()
+		return fail(fmt.Errorf("daemon did not start: %w", ctx.Err()))
+	}
+
+	pub := exec.CommandContext(ctx, bin, "publish", src, "--name", "benchdata", "--signal", url)
+	pub.Env = cleanEnv()
+	pubOut, err := pub.CombinedOutput()
+	dstate := stopDaemon()
+	if err != nil {
+		return fail(fmt.Errorf("publish: %v\n%s", err, tail(pubOut, 500)))
+	}
+	m := uploadedRow.FindSubmatch(pubOut)
+	if m == nil {
+		return fail(fmt.Errorf("publish printed no upload rate:\n%s", tail(pubOut, 500)))
+	}
+	rate, _ := strconv.ParseFloat(string(m[1]), 64)
+	tr := base
+	tr.Metric, tr.Unit, tr.Stat = "throughput", "MB/s", summarize([]float64{rate})
+	if b, ok := findResult(rep, "throughput", "pion raw tuned", "256KiB", "throughput"); ok && b.Stat.Median > 0 {
+		tr.Baseline, tr.Ratio = "pion raw tuned 256KiB", rate/b.Stat.Median
+	}
+	sender := base
+	sender.Metric, sender.Unit, sender.Stat = "peak RSS sender", "MiB", summarize([]float64{float64(maxRSS(pub.ProcessState)) / (1 << 20)})
+	receiver := base
+	receiver.Metric, receiver.Unit, receiver.Stat = "peak RSS receiver", "MiB", summarize([]float64{float64(maxRSS(dstate)) / (1 << 20)})
+	rep.Results = append(rep.Results, tr, sender, receiver)
+	fmt.Fprintf(cfg.Progress, "publish    %-22s %8s %.1f MB/s, peak RSS sender %.1f MiB, receiver %.1f MiB\n",
+		base.Case, param, rate, sender.Stat.Median, receiver.Stat.Median)
+	return nil
+}
+
+// cleanEnv is the environment without PEERD_ variables, so the user's
+// settings cannot redirect the benchmark.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PEERD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// findResult returns the first result matching suite, case, param and
+// metric.
+func findResult(rep *Report, suite, name, param, metric string) (Result, bool) {
+	for _, r := range rep.Results {
+		if r.Suite == suite && r.Case == name && r.Param == param && r.Metric == metric && r.Err == "" {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
