@@ -31,7 +31,7 @@ func init() {
 	)
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["chromium"] = browsertest.Path()
-		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 2 in flight; client backpressure 4 MiB / 1 MiB"
+		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 4 in flight; client backpressure 4 MiB / 1 MiB"
 		c["chromium to chromium dc"] = "raw RTCDataChannel.send of min(payload, max-message-size) with the same backpressure"
 		c["chromium cases cpu"] = "the Go process only (Chromium's own CPU is not counted)"
 	})
@@ -97,7 +97,7 @@ window.goSend = async (total, payload) => {
     const n = Math.min(per, Math.ceil((total - sent) / payload));
     inflight.push(pair.remote.sink(new Array(n).fill(buf)));
     sent += n * payload;
-    if (inflight.length >= 2) await inflight.shift();
+    if (inflight.length >= 4) await inflight.shift();
   }
   await Promise.all(inflight);
   return true;
