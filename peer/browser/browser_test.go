@@ -306,13 +306,18 @@ func TestBinaries(t *testing.T) {
 		AssembleKind string
 		AssembleSum  string
 		MaxMessage   int
+		MaxQueued    int
+		MaxSent      int
 	}
 	require.NoError(t, eval(ctx, connectJS+`
 const { remote } = pair;
 const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
 const big = new Uint8Array(20 << 20);
 for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
-const out = { maxMessage: pair.maxMessageSize };
+const out = { maxMessage: pair.maxMessageSize, maxQueued: 0, maxSent: 0 };
+// Watch the channel: what is queued when each message goes out, and sizes.
+const dc = pair.channel, send = dc.send.bind(dc);
+dc.send = (m) => { out.maxQueued = Math.max(out.maxQueued, dc.bufferedAmount); out.maxSent = Math.max(out.maxSent, m.byteLength); send(m) };
 out.local = await hex(big);
 out.remote = await remote.upload(big);
 const parts = [new Uint8Array([1, 2, 3]), new Uint16Array([1, 2]).buffer, new Uint8Array(0), new DataView(new ArrayBuffer(5))];
@@ -339,6 +344,11 @@ return out;
 	assert.Equal(t, "Uint8Array", res.AssembleKind)
 	assert.Equal(t, sha(download), res.AssembleSum)
 	assert.Equal(t, 256<<10, res.MaxMessage)
+	// Backpressure: a message goes out only while at most 4 MiB is queued,
+	// and no message exceeds the negotiated size.
+	assert.LessOrEqual(t, res.MaxQueued, 4<<20)
+	assert.Greater(t, res.MaxQueued, 1<<20, "the upload did fill the queue")
+	assert.Equal(t, 256<<10, res.MaxSent)
 }
 
 // TestGoCloseRejectsPending closes the Go side while the page waits for a
