@@ -505,3 +505,36 @@ await pair.close();
 		t.Fatal("notification lost in the close")
 	}
 }
+
+// TestSharedSignaling connects over a Signaling the page opened and joined
+// itself: connect dials a publisher it knows from the room's members and
+// leaves the signaling connection open when the pair closes.
+func TestSharedSignaling(t *testing.T) {
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("add", func(a, b int) int { return a + b }))
+	e := newEnv(t, reg)
+	ctx := e.tab(30 * time.Second)
+	var res struct {
+		Members int
+		Sum     int
+		Open    bool
+		Joined  []string
+	}
+	require.NoError(t, eval(ctx, `
+const sig = await peerd.Signaling.connect();
+const joined = [];
+sig.on("join", (ev) => joined.push(ev.role));
+await sig.join("test", { role: "subscriber" });
+const members = sig.members.size;
+const pair = await peerd.connect({ signaling: sig });
+const sum = await pair.remote.add(40, 2);
+await pair.close();
+const open = !sig.rpc.isClosed && sig.id !== null;
+sig.close();
+return { members, sum, open, joined };
+`, &res))
+	assert.Equal(t, 1, res.Members)
+	assert.Equal(t, 42, res.Sum)
+	assert.True(t, res.Open)
+	assert.Empty(t, res.Joined)
+}

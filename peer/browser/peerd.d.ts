@@ -234,6 +234,8 @@ export class Signaling {
   readonly id: string | null;
   readonly room: string | null;
   readonly role: string | null;
+  /** The other peers in our room and their roles, kept up to date by join and leave events. */
+  readonly members: Map<string, string>;
   readonly rpc: RpcConn;
   readonly closed: Promise<Error>;
   on<K extends keyof SignalingEvents>(kind: K, fn: (ev: SignalingEvents[K]) => void): () => void;

@@ -1185,6 +1185,8 @@ export class Signaling extends Emitter {
     this.id = null;
     this.room = null;
     this.role = null;
+    /** members maps the ids of the other peers in our room to their roles. */
+    this.members = new Map();
     this.timeout = timeout;
     this._seq = 0;
     const ch = new BinChannel(webSocketTransport(ws, { maxMessageSize }), {
@@ -1207,9 +1209,11 @@ export class Signaling extends Emitter {
     }
     switch (ev.kind) {
       case "join":
+        this.members.set(ev.peer, ev.role);
         this._emit("join", { peer: ev.peer, role: ev.role });
         break;
       case "leave":
+        this.members.delete(ev.peer);
         this._emit("leave", { peer: ev.peer, reason: ev.reason });
         break;
       case "signal":
@@ -1233,6 +1237,7 @@ export class Signaling extends Emitter {
     this.room = res.room ?? room;
     this.role = res.role;
     res.peers = res.peers || [];
+    this.members = new Map(res.peers.map((m) => [m.id, m.role]));
     return res;
   }
 
@@ -1242,8 +1247,10 @@ export class Signaling extends Emitter {
   }
 
   /** leave leaves the room; the connection stays open. */
-  leave() {
-    return this.rpc.call("signal.leave", [], { timeout: this.timeout });
+  async leave() {
+    await this.rpc.call("signal.leave", [], { timeout: this.timeout });
+    this.id = this.room = this.role = null;
+    this.members = new Map();
   }
 
   close() {
@@ -1504,7 +1511,7 @@ async function openSignaling(o, defaultRole) {
     sig = await Signaling.connect(sig, { timeout: o.signalingTimeout ?? 10000 });
     own = true;
   }
-  let joined = o.joined;
+  let joined = null;
   if (!sig.id) {
     const role = o.role ?? (o.token ? undefined : defaultRole);
     try {
@@ -1514,7 +1521,7 @@ async function openSignaling(o, defaultRole) {
       throw e;
     }
   }
-  return { sig, own, joined: joined || { id: sig.id, peers: [] } };
+  return { sig, own, joined: joined || { id: sig.id, peers: [...sig.members].map(([id, role]) => ({ id, role })) } };
 }
 
 /**
