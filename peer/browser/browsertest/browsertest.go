@@ -1,10 +1,3 @@
-// Package browsertest drives headless Chromium for peerd's end-to-end
-// tests and benchmarks: it finds the browser, starts it with the flags
-// WebRTC on loopback needs, opens tabs and evaluates async JavaScript in
-// them.
-//
-// Chromium is found at $PEERD_CHROMIUM or /usr/bin/chromium; when it is
-// missing, tests should skip with InstallHint.
 package browsertest
 
 import (
