@@ -326,3 +326,71 @@ return { codes: [byId[1], byId[2], byId[3]] };
 `, &res))
 	assert.Equal(t, []any{float64(-32004), float64(2), float64(-32003)}, res.Codes)
 }
+
+// TestWireFuzz mutates valid messages at random (bytes flipped, cut,
+// duplicated, reordered) and feeds them to the page's BinChannel and
+// RpcConn: nothing throws, bounded state stays bounded, and a valid call
+// afterwards is still answered.
+func TestWireFuzz(t *testing.T) {
+	ctx := pageTab(t, 30*time.Second)
+	var seeds []string
+	for _, p := range []binchannel.Packet{
+		{JSON: []byte(`{"jsonrpc":"2.0","method":"echo","params":[{"$bin":0},{"$fn":"1"}],"id":1}`), Bins: []binchannel.Binary{binchannel.BytesBinary(bytes.Repeat([]byte("ab"), 100))}},
+		{JSON: []byte(`[{"jsonrpc":"2.0","method":"echo","params":{"x":[1,2,{"$bin":1}]},"id":"s"},{"jsonrpc":"2.0","method":"rpc.cancel","params":[1]}]`),
+			Bins: []binchannel.Binary{binchannel.BytesBinary(nil), binchannel.BytesBinary([]byte("xyz"))}},
+		{JSON: []byte(`{"jsonrpc":"2.0","result":{"$fn":"7"},"id":3}`)},
+	} {
+		seeds = append(seeds, goMessages(t, p, 40)...)
+	}
+	var res struct {
+		Thrown  string
+		Errors  int
+		Pending int
+		Answer  any
+	}
+	require.NoError(t, browsertest.Eval(ctx, `
+const unhex = (s) => new Uint8Array(s.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
+const seeds = `+jsList(seeds)+`.map(unhex);
+let x = 0x2545f491;
+const rnd = (n) => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n };
+const sent = [];
+let errors = 0;
+const t = { maxMessageSize: 1 << 20, send(m) { sent.push(m) }, close() {}, onmessage: null, onclose: null };
+const ch = new peerd.BinChannel(t, { onerror: () => errors++, maxPendingPackets: 8, maxPendingBytes: 1 << 16 });
+const conn = new peerd.RpcConn(ch, { local: { echo: (...a) => a }, onerror: () => errors++ });
+let thrown = "";
+try {
+  for (let i = 0; i < 3000; i++) {
+    let m = seeds[rnd(seeds.length)].slice();
+    switch (rnd(5)) {
+      case 0: for (let k = 0; k < 1 + rnd(4); k++) m[rnd(m.length)] = rnd(256); break;
+      case 1: m = m.subarray(0, rnd(m.length + 1)); break;
+      case 2: m[1 + rnd(4)] = rnd(3); break; // packet ids collide
+      case 3: m = new Uint8Array([...m, ...m.subarray(0, rnd(m.length))]); break;
+      default: break;
+    }
+    t.onmessage(m);
+  }
+} catch (e) { thrown = String(e) }
+// A clean call after the storm, with a fresh packet id.
+const js = new TextEncoder().encode('{"jsonrpc":"2.0","method":"echo","params":[42],"id":"last"}');
+const open = new Uint8Array(13 + js.length);
+const dv = new DataView(open.buffer);
+dv.setUint8(0, 1); dv.setUint32(1, 0xfffffff0); dv.setUint32(5, 0); dv.setUint32(9, js.length);
+open.set(js, 13);
+t.onmessage(open);
+for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 0));
+const dec = new TextDecoder();
+let answer = null;
+for (const m of sent) {
+  if (m[0] !== 1) continue;
+  const text = dec.decode(m.subarray(13));
+  if (text.includes('"last"')) answer = JSON.parse(text).result;
+}
+return { thrown, errors, pending: ch._pending.size, answer };
+`, &res))
+	assert.Empty(t, res.Thrown)
+	assert.Positive(t, res.Errors)
+	assert.LessOrEqual(t, res.Pending, 8)
+	assert.Equal(t, []any{42.0}, res.Answer)
+}
