@@ -198,8 +198,9 @@ function select(files) {
     name = top;
     files = files.map((f) => ({ path: f.path.slice(top.length + 1), file: f.file }));
   } else {
-    const index = files.find((f) => /^index\.html?$/i.test(f.path));
-    name = (index ? document.title : "") || files[0].path.split("/").pop();
+    // Loose files: named after the first one that is not an index page.
+    const named = files.find((f) => !/^index\.html?$/i.test(f.path.split("/").pop())) || files[0];
+    name = named.path.split("/").pop();
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   selection = { files };
@@ -236,6 +237,7 @@ async function onDrop(ev) {
 }
 
 function onInput(ev) {
+  if (busy) return;
   const out = [...ev.target.files].map((f) => ({ path: f.webkitRelativePath || f.name, file: f }));
   select(out);
 }
@@ -295,6 +297,7 @@ async function upload(remote, name, archive, sum, mtime, onProgress) {
         onProgress(acked);
         inflight.delete(w);
       });
+      w.catch(() => {}); // the race below reports the first failure
       inflight.add(w);
     }
     await Promise.race(inflight);

@@ -257,6 +257,10 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SetUploadFiles("#file-input", []string{f1, f2}, chromedp.ByQuery),
 		chromedp.WaitVisible("#pending", chromedp.ByQuery),
+		chromedp.Value("#bundle-name", &name, chromedp.ByQuery),
+	))
+	assert.Equal(t, "readme", name, "loose files are named after the first that is not an index page")
+	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SetValue("#bundle-name", "notes", chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelector("#bundle-name").dispatchEvent(new Event("input"))`, nil),
 		chromedp.Click("#publish-btn", chromedp.ByQuery),
