@@ -61,6 +61,7 @@ type Conn struct {
 	discTimer *time.Timer
 	closeFns  []func() // run by teardown, in reverse order, outside mu
 	fnsTaken  bool     // teardown has taken closeFns
+	remoteID  string   // the other peer's signaling id; "" from Pair
 }
 
 // newConn creates the PeerConnection and starts the signal goroutines. The
@@ -523,6 +524,20 @@ func (c *Conn) MaxMessageSize() int {
 	}
 
 	return c.tr.maxSize
+}
+
+// Peer is the other peer's id on the signaling server ("" for Pair).
+func (c *Conn) Peer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return c.remoteID
+}
+
+func (c *Conn) setPeer(id string) {
+	c.mu.Lock()
+	c.remoteID = id
+	c.mu.Unlock()
 }
 
 // State reports the connection's life stage.

@@ -131,6 +131,7 @@ func Dial(ctx context.Context, signalingURL, room string, o Options) (*Conn, err
 
 		return nil, fmt.Errorf("peer: dial: %w", err)
 	}
+	c.setPeer(target)
 	c.onClose(stop)
 
 	return c, nil

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +35,8 @@ func TestDialListen(t *testing.T) {
 	ctx := testCtx(t)
 	reg := rpc.NewRegistry()
 	require.NoError(t, reg.Register("shared", func() string { return "listener" }))
+	big := randomBytes(32<<20, 11)
+	require.NoError(t, reg.Register("check", func(p []byte) bool { return bytes.Equal(p, big) }))
 	dreg := rpc.NewRegistry()
 	require.NoError(t, dreg.Register("back", func() string { return "dialer" }))
 	do := rpcOptions()
@@ -61,21 +64,28 @@ func TestDialListen(t *testing.T) {
 		c, err := l.Accept(ctx)
 		require.NoError(t, err)
 		accepted = append(accepted, c)
+		assert.NotEmpty(t, c.Peer())
 		require.NoError(t, c.RPC().Register("who", func() string { return "accepted" }))
 		s, err := rpc.Call[string](ctx, c.RPC(), "back")
 		require.NoError(t, err)
 		assert.Equal(t, "dialer", s)
 	}
-	for range dialers {
+	for i := range dialers {
 		d := <-out
 		require.NoError(t, d.err)
 		assert.Equal(t, StateConnected, d.c.State())
+		assert.Equal(t, l.ID(), d.c.Peer())
 		s, err := rpc.Call[string](ctx, d.c.RPC(), "who")
 		require.NoError(t, err)
 		assert.Equal(t, "accepted", s)
 		s, err = rpc.Call[string](ctx, d.c.RPC(), "shared")
 		require.NoError(t, err)
 		assert.Equal(t, "listener", s)
+		if i == 0 {
+			same, err := rpc.Call[bool](ctx, d.c.RPC(), "check", big)
+			require.NoError(t, err)
+			assert.True(t, same, "32 MiB through Dial/Accept arrives byte for byte")
+		}
 		require.NoError(t, d.c.Close())
 	}
 	for _, c := range accepted {

@@ -220,6 +220,7 @@ func (l *Listener) negotiate(ctx context.Context, from string, p *peerLink) {
 	}
 	// The link stays while the connection lives, for late candidates, and
 	// the same peer may connect again once it closes.
+	c.setPeer(from)
 	c.onClose(func() { l.forget(from, p) })
 	select {
 	case l.ready <- c: // capacity Backlog >= slots: never blocks
