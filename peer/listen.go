@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -199,9 +200,13 @@ func (l *Listener) onSignal(from string, payload []byte) {
 	go l.negotiate(ctx, from, p)
 }
 
+// refuseTimeout bounds the best-effort "bye" of a refused offer, which
+// holds up the event pump.
+const refuseTimeout = 2 * time.Second
+
 // refuse tells a peer we will not answer, best effort.
 func (l *Listener) refuse(to, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.o.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), refuseTimeout)
 	defer cancel()
 	_ = l.cl.Signal(ctx, to, encodeSignal(signalMsg{Type: signalBye, Reason: reason}))
 }
