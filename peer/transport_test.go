@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -133,4 +134,43 @@ func TestTransportBulk(t *testing.T) {
 	for range 4 {
 		require.NoError(t, <-errc)
 	}
+}
+
+// TestBackpressure: with the reader stalled, writes stop once the queue is
+// above the high watermark (the caller's ctx ends the wait), the queue
+// never grows past one message over it, and writing resumes once the
+// reader drains.
+func TestBackpressure(t *testing.T) {
+	o := testOptions()
+	o.HighWatermark, o.LowWatermark = 256<<10, 128<<10
+	a, b := pair(t, o, o)
+	ctx := testCtx(t)
+	msg := make([]byte, 64<<10)
+	written := 0
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err := a.tr.WriteMessage(wctx, msg)
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+
+			break
+		}
+		written++
+		require.LessOrEqual(t, a.tr.dc.BufferedAmount(), uint64(o.HighWatermark+len(msg)))
+		require.Less(t, written, 1000, "writes never blocked")
+	}
+	done := make(chan error, 1)
+	go func() {
+		for range written + 1 {
+			if _, err := b.tr.ReadMessage(ctx); err != nil {
+				done <- err
+
+				return
+			}
+		}
+		done <- nil
+	}()
+	require.NoError(t, a.tr.WriteMessage(ctx, msg), "resumes at the low watermark")
+	require.NoError(t, <-done)
 }
