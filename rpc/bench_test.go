@@ -86,7 +86,7 @@ func runCalls(n, callers int, call func() error) (time.Duration, []time.Duration
 // runs only during ours.
 func compare(b *testing.B, callers int, ours, base func() error) (tOurs, tBase time.Duration, lOurs, lBase []time.Duration) {
 	n := b.N
-	chunk := max(1, n/10)
+	chunk := max(1, n/20)
 	b.ResetTimer()
 	for done := 0; done < n; done += chunk {
 		k := min(chunk, n-done)

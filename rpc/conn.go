@@ -33,7 +33,8 @@ type Conn struct {
 
 	seq atomic.Uint64 // call and function ids
 
-	msgBuf []Message // reused by the read loop only
+	msgBuf []Message // reused by the reader only
+	inline *request  // set by dispatch, run by the reader after handing off its role
 
 	// mu guards the pending state below and closed/cause.
 	mu        sync.Mutex
@@ -110,7 +111,7 @@ func NewWithOptions(t Transport, o Options) *Conn {
 	c.order.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
-	go c.readLoop()
+	go c.loop(readerRole)
 	go func() {
 		<-c.ctx.Done()
 		c.wg.Wait()
@@ -188,15 +189,22 @@ func (c *Conn) closedErrLocked() error {
 	return fmt.Errorf("%w: %w", ErrClosed, c.cause)
 }
 
-func (c *Conn) readLoop() {
-	defer c.wg.Done()
+// readLoop reads and routes packets while this goroutine holds the reader
+// role. It returns nil when the Conn shuts down, or a request to run on
+// this goroutine after the role went to another one (see dispatch).
+func (c *Conn) readLoop() *request {
 	for {
 		p, err := c.t.RecvPacket(c.ctx)
 		if err != nil {
 			c.shutdown(err)
-			return
+			return nil
 		}
 		c.handlePacket(p)
+		if t := c.inline; t != nil {
+			c.inline = nil
+			c.handoffReader()
+			return t
+		}
 	}
 }
 

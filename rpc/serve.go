@@ -248,6 +248,13 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 	key, cancel, slot := task.key, task.cancel, task.slot
 	c.smu.Lock()
 	switch {
+	case c.inline == nil && len(c.idle) > 0 && c.workers < c.opts.MaxConcurrency:
+		// The reader runs this one itself once the packet is routed,
+		// handing the reader role to a parked worker: the handler
+		// starts without waiting for a wake-up.
+		c.workers++
+		c.smu.Unlock()
+		c.inline = task
 	case len(c.idle) > 0:
 		ch := c.idle[len(c.idle)-1]
 		c.idle = c.idle[:len(c.idle)-1]
@@ -257,7 +264,7 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 		c.workers++
 		c.wg.Add(1)
 		c.smu.Unlock()
-		go c.worker(task)
+		go c.loop(task)
 	case len(c.queue) < c.opts.MaxQueue:
 		c.queue = append(c.queue, task)
 		c.smu.Unlock()
@@ -270,18 +277,63 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 	}
 }
 
+// readerRole, sent to a parked worker or given to a new goroutine, makes it
+// the reader.
+var readerRole = new(request)
+
+// loop is the body of every Conn goroutine: it holds the reader role or
+// runs handlers, switching between the two.
+func (c *Conn) loop(task *request) {
+	defer c.wg.Done()
+	var p parking
+	defer p.stop()
+	for task != nil {
+		if task == readerRole {
+			task = c.readLoop()
+			continue
+		}
+		task = c.worker(task, &p)
+	}
+}
+
+// parking is a goroutine's means to wait as a parked worker, made once.
+type parking struct {
+	ch    chan *request
+	timer *time.Timer
+}
+
+func (p *parking) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
+
+// handoffReader gives the reader role to a parked worker, or to a new
+// goroutine when none is parked.
+func (c *Conn) handoffReader() {
+	c.smu.Lock()
+	if n := len(c.idle); n > 0 {
+		ch := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.workers-- // it stops being a worker
+		c.smu.Unlock()
+		ch <- readerRole
+		return
+	}
+	c.wg.Add(1)
+	c.smu.Unlock()
+	go c.loop(readerRole)
+}
+
 // worker runs task, then queued tasks; when none is left it parks (up to
 // Options.IdleWorkers parked workers, reused without growing a new stack)
-// or exits.
-func (c *Conn) worker(task *request) {
-	defer c.wg.Done()
-	ch := make(chan *request, 1)
-	var idle *time.Timer
-	defer func() {
-		if idle != nil {
-			idle.Stop()
-		}
-	}()
+// or exits (nil). A parked worker may be handed the reader role, which it
+// returns.
+func (c *Conn) worker(task *request, p *parking) *request {
+	if p.ch == nil {
+		p.ch = make(chan *request, 1)
+	}
+	ch := p.ch
 	for {
 		c.run(task)
 		c.smu.Lock()
@@ -295,25 +347,28 @@ func (c *Conn) worker(task *request) {
 		if len(c.idle) >= c.opts.IdleWorkers || c.ctx.Err() != nil {
 			c.workers--
 			c.smu.Unlock()
-			return
+			return nil
 		}
 		c.idle = append(c.idle, ch)
 		c.smu.Unlock()
-		if idle == nil {
-			idle = time.NewTimer(c.opts.IdleTimeout)
+		if p.timer == nil {
+			p.timer = time.NewTimer(c.opts.IdleTimeout)
 		} else {
-			idle.Reset(c.opts.IdleTimeout)
+			p.timer.Reset(c.opts.IdleTimeout)
 		}
 		select {
 		case task = <-ch:
-			idle.Stop()
+			p.timer.Stop()
 		case <-c.ctx.Done():
-			return // the Conn is gone; Stats no longer matter
-		case <-idle.C:
+			return nil // the Conn is gone; Stats no longer matter
+		case <-p.timer.C:
 			if c.leaveIdle(ch) {
-				return
+				return nil
 			}
 			task = <-ch // a dispatcher took ch just before: its task is coming
+		}
+		if task == readerRole {
+			return task
 		}
 	}
 }
