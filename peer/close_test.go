@@ -3,6 +3,8 @@ package peer
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,7 +88,10 @@ func TestCloseDrains(t *testing.T) {
 }
 
 func TestCloseConcurrent(t *testing.T) {
-	a, b := pair(t, testOptions(), testOptions())
+	// A debug logger also exercises the Pion log adapter.
+	o := testOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
+	a, b := pair(t, o, o)
 	done := make(chan struct{})
 	for range 4 {
 		go func() {

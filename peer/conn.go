@@ -224,6 +224,9 @@ func (c *Conn) onOpen(dc *webrtc.DataChannel) {
 }
 
 func (c *Conn) onPCState(s webrtc.PeerConnectionState) {
+	if c.o.Logger != nil {
+		c.o.Logger.Debug("peer: connection state", "state", s.String(), "peer", c.Peer())
+	}
 	switch s {
 	case webrtc.PeerConnectionStateConnected:
 		c.mu.Lock()
@@ -455,6 +458,9 @@ func (c *Conn) fail(cause error) {
 		c.mu.Unlock()
 		close(c.closing)
 		c.cancelSend()
+		if c.o.Logger != nil {
+			c.o.Logger.Debug("peer: closing", "cause", cause, "peer", c.Peer())
+		}
 		if tr != nil {
 			tr.closeWith(cause)
 		}
