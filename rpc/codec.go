@@ -285,10 +285,8 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 			out[i] = holder.Field(i)
 		}
 	}
-	fill := func() {}
 	switch params.Kind() {
 	case 0, 'n':
-		fill()
 		return out, nil
 	case '{':
 		if skip > 0 {
@@ -300,7 +298,7 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 			}
 			return out, nil
 		}
-		return d.named(m, params, out, fill)
+		return d.named(m, params, out)
 	}
 	p := getParser(params)
 	defer p.release()
@@ -337,12 +335,11 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 	if extra.IsValid() {
 		out[len(out)-1] = extra
 	}
-	fill()
 	return out, nil
 }
 
 // named decodes an object of named params.
-func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value, fill func()) ([]reflect.Value, error) {
+func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) ([]reflect.Value, error) {
 	p := getParser(params)
 	defer p.release()
 	dec := p.dec
@@ -369,7 +366,6 @@ func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value, f
 			return nil, invalidParams(fmt.Errorf("%s: %w", name, err))
 		}
 	}
-	fill()
 	return out, nil
 }
 
