@@ -125,6 +125,7 @@ export interface HandlerContext {
 /** A message transport under a BinChannel. */
 export interface MessageTransport {
   maxMessageSize: number;
+  /** Sends one message; it must not keep `message`, which is reused once the call (or its promise) is done. */
   send(message: Uint8Array): void | Promise<void>;
   close(): void;
   onmessage: ((message: Uint8Array | string) => void) | null;

@@ -226,9 +226,11 @@ const utf8d = new TextDecoder();
 /**
  * BinChannel frames packets (a JSON skeleton plus binary values) over a
  * message transport: an object with `maxMessageSize`, `send(Uint8Array)`
- * (which may return a promise to apply backpressure), `close()`, and the
- * callbacks `onmessage(Uint8Array)` and `onclose(error)` that the channel
- * sets. Packets are sent one after the other, each as a contiguous run of
+ * (which may return a promise to apply backpressure, and must not keep the
+ * array: it is reused for the next message, as RTCDataChannel.send and
+ * WebSocket.send copy it), `close()`, and the callbacks
+ * `onmessage(Uint8Array)` and `onclose(error)` that the channel sets.
+ * Packets are sent one after the other, each as a contiguous run of
  * messages.
  */
 export class BinChannel {
@@ -281,7 +283,7 @@ export class BinChannel {
     const id = this._id;
 
     let k = Math.min(js.length, openRoom);
-    let m = new Uint8Array(OPEN_HDR + k);
+    let m = this._buf(OPEN_HDR + k);
     let dv = new DataView(m.buffer);
     dv.setUint8(0, KIND_OPEN);
     dv.setUint32(1, id);
@@ -291,7 +293,7 @@ export class BinChannel {
     await this.t.send(m);
     for (let off = k; off < js.length; off += k) {
       k = Math.min(js.length - off, jsonRoom);
-      m = new Uint8Array(JSON_HDR + k);
+      m = this._buf(JSON_HDR + k);
       dv = new DataView(m.buffer);
       dv.setUint8(0, KIND_JSON);
       dv.setUint32(1, id);
@@ -305,7 +307,7 @@ export class BinChannel {
       do {
         if (this.closed) throw new ClosedError(this._reason());
         k = Math.min(src.size - off, binRoom);
-        m = new Uint8Array(BIN_HDR + k);
+        m = this._buf(BIN_HDR + k);
         dv = new DataView(m.buffer);
         dv.setUint8(0, KIND_BIN);
         dv.setUint32(1, id);
@@ -318,6 +320,14 @@ export class BinChannel {
         off += k;
       } while (off < src.size);
     }
+  }
+
+  // _buf returns a message buffer of n bytes. Messages are written one at a
+  // time and transports copy them before send returns, so one scratch
+  // buffer serves them all (no allocation per message).
+  _buf(n) {
+    if (!this._scratch || this._scratch.length < n) this._scratch = new Uint8Array(Math.max(n, 4096));
+    return this._scratch.subarray(0, n);
   }
 
   _report(err) {

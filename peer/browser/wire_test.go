@@ -355,7 +355,7 @@ let x = 0x2545f491;
 const rnd = (n) => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n };
 const sent = [];
 let errors = 0;
-const t = { maxMessageSize: 1 << 20, send(m) { sent.push(m) }, close() {}, onmessage: null, onclose: null };
+const t = { maxMessageSize: 1 << 20, send(m) { sent.push(m.slice()) }, close() {}, onmessage: null, onclose: null };
 const ch = new peerd.BinChannel(t, { onerror: () => errors++, maxPendingPackets: 8, maxPendingBytes: 1 << 16 });
 const conn = new peerd.RpcConn(ch, { local: { echo: (...a) => a }, onerror: () => errors++ });
 let thrown = "";
