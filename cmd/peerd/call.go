@@ -78,7 +78,7 @@ func runCall(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if *endpointURL != "" {
 		return callEndpoint(env, *endpointURL, pos[0], params)
 	}
-	conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token)
+	conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token, env.stderr)
 	if err != nil {
 		return err
 	}

@@ -163,6 +163,7 @@ func (d *daemon) peerCount() int {
 // disk under temporary names and resume later.
 func (d *daemon) shutdown(ctx context.Context) error {
 	var errs []error
+	d.tellPeers(ctx, "peerd is shutting down")
 	errs = append(errs, d.stopStorePeer(ctx))
 	if err := d.rpcServer.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		errs = append(errs, err)
@@ -176,4 +177,18 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	d.wg.Wait()
 	errs = append(errs, d.store.Close())
 	return errors.Join(errs...)
+}
+
+// tellPeers notifies every connected peer that the store peer is closing,
+// so a client mid-transfer can say why its transfer stops.
+func (d *daemon) tellPeers(ctx context.Context, reason string) {
+	d.mu.Lock()
+	conns := make([]*rpc.Conn, 0, len(d.peers))
+	for c := range d.peers {
+		conns = append(conns, c)
+	}
+	d.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Notify(ctx, "peer.closing", reason)
+	}
 }

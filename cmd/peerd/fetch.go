@@ -29,7 +29,7 @@ var fetchCommand = &command{
 		if *out == "" {
 			*out = name
 		}
-		conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token)
+		conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token, env.stderr)
 		if err != nil {
 			return err
 		}

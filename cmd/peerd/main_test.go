@@ -357,3 +357,63 @@ func TestPublishNeedsPublisherTokenWhenSecretIsSet(t *testing.T) {
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "published a")
 }
+
+// cancelOnWrite cancels a context once the output contains a marker.
+type cancelOnWrite struct {
+	syncBuffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	n, err := c.syncBuffer.Write(p)
+	if strings.Contains(c.syncBuffer.String(), c.marker) {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestInterruptedPublishResumes(t *testing.T) {
+	td := startTestDaemon(t)
+	src := t.TempDir()
+	big := pseudoRandom(24<<20, 3)
+	writeFiles(t, src, map[string][]byte{"big.bin": big})
+	args := []string{"publish", src, "--name", "resume", "--signal", td.signal, "--chunk", "65536", "--window", "2"}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first, stopFirst := context.WithCancel(ctx)
+	out := &cancelOnWrite{marker: " 30% ", cancel: stopFirst}
+	err := run(first, args, &cliEnv{stdout: out, stderr: out, stdin: strings.NewReader("")})
+	require.Error(t, err, out.String())
+	assert.Contains(t, err.Error(), "run the same command again to resume")
+
+	again, errOut, err := runCLI(ctx, args...)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, again, "resuming at", "the second run continues where the first stopped")
+	assert.Contains(t, again, "published resume")
+	code, body := httpGet(t, td.base+"/sites/resume/big.bin")
+	assert.Equal(t, http.StatusOK, code)
+	assert.True(t, bytes.Equal(big, []byte(body)), "resumed bytes match")
+}
+
+func TestShutdownTellsConnectedPeers(t *testing.T) {
+	td := startTestDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr syncBuffer
+	conn, closeConn, err := dialRoom(ctx, td.signal, "public", "", &stderr)
+	require.NoError(t, err)
+	defer closeConn()
+	require.NoError(t, conn.Call(ctx, "demo.add", nil, 1, 2))
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	require.NoError(t, td.d.shutdown(sctx))
+	select {
+	case <-conn.Done():
+	case <-ctx.Done():
+		t.Fatal("connection not closed by the shutdown")
+	}
+	assert.Contains(t, stderr.String(), "the serving peer is closing: peerd is shutting down")
+	assert.Error(t, conn.Call(ctx, "demo.add", nil, 1, 2))
+}

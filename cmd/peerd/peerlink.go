@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"sync"
@@ -55,8 +56,19 @@ func httpBase(signalURL string) string {
 // dialRoom connects to the serving peer of room (the first publisher there)
 // over a data channel and returns its rpc connection and a function that
 // closes it, draining what was queued.
-func dialRoom(ctx context.Context, signalURL, room, token string) (*rpc.Conn, func() error, error) {
-	c, err := peer.Dial(ctx, signalURL, room, peerOptions(signalURL, token, signaling.RoleSubscriber))
+//
+// The serving peer says peer.closing before it goes away (a daemon
+// shutting down); dialRoom reports that on stderr, so a user whose transfer
+// breaks knows why.
+func dialRoom(ctx context.Context, signalURL, room, token string, stderr io.Writer) (*rpc.Conn, func() error, error) {
+	o := peerOptions(signalURL, token, signaling.RoleSubscriber)
+	o.RPC.Registry = rpc.NewRegistry()
+	if err := o.RPC.Registry.Register("peer.closing", func(reason string) {
+		fmt.Fprintf(stderr, "\nthe serving peer is closing: %s\n", reason)
+	}, "reason"); err != nil {
+		return nil, nil, err
+	}
+	c, err := peer.Dial(ctx, signalURL, room, o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to room %q via %s: %w", room, signalURL, err)
 	}

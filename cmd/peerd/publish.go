@@ -71,7 +71,7 @@ func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "packed %s: %s, sha256 %s\n", src, humanSize(size), sum[:16])
 
-	conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token)
+	conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token, env.stderr)
 	if err != nil {
 		return err
 	}

@@ -203,7 +203,7 @@ var getCommand = &command{
 		if *out == "" {
 			return usageErr("get needs -o DIR")
 		}
-		conn, closeConn, err := dialRoom(env.ctx, *signal, shareRoomPrefix+pos[0], *token)
+		conn, closeConn, err := dialRoom(env.ctx, *signal, shareRoomPrefix+pos[0], *token, env.stderr)
 		if err != nil {
 			return err
 		}
