@@ -101,12 +101,7 @@ func callEndpoint(env *cliEnv, url, method string, params jsontext.Value) error 
 	if err != nil {
 		return err
 	}
-	c, err := endpoint.Dial(env.ctx, url, endpoint.ClientOptions{})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	answer, err := c.SendRaw(env.ctx, msg)
+	answer, err := sendRaw(env, url, msg)
 	if err != nil {
 		return err
 	}
@@ -136,16 +131,22 @@ func callBatch(env *cliEnv, url, file string) error {
 	if err != nil {
 		return err
 	}
-	c, err := endpoint.Dial(env.ctx, url, endpoint.ClientOptions{})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	answer, err := c.SendRaw(env.ctx, msg)
+	answer, err := sendRaw(env, url, msg)
 	if err != nil || len(answer) == 0 {
 		return err
 	}
 	return printJSON(env.stdout, answer)
+}
+
+// sendRaw sends one JSON-RPC message or batch to the endpoint at url and
+// returns the answer (empty for notifications).
+func sendRaw(env *cliEnv, url string, msg []byte) ([]byte, error) {
+	c, err := endpoint.Dial(env.ctx, url, endpoint.ClientOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.SendRaw(env.ctx, msg)
 }
 
 // printJSON writes v indented, with a trailing newline.
