@@ -233,10 +233,9 @@ func (c *Conn) shutdown(cause error) {
 	for _, cl := range calls {
 		cl.done <- reply{err: failErr}
 	}
-	// Queued requests never run; their contexts end with c.ctx.
-	c.smu.Lock()
-	c.queue = nil
-	c.smu.Unlock()
+	// Queued requests still run, with their contexts already ended: every
+	// message read is handled (a response that can no longer be sent is
+	// dropped; the caller's side fails with the closed transport).
 }
 
 // report hands an asynchronous problem to the Logger and OnError hook.

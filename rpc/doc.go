@@ -53,6 +53,11 @@
 // rpc.cancel; or wrapping ErrClosed and the cause when the Conn closes, which
 // fails every waiting call at once. Calls after close fail at once.
 //
+// Every message a Conn has read is handled, even when the peer closes right
+// after sending it: its handler runs, with its ctx already cancelled if the
+// Conn has shut down meanwhile. A response that can no longer be sent is
+// dropped; the caller fails with ErrClosed because the transport is gone.
+//
 // # Concurrency
 //
 // Every Conn, Registry and Func method is safe for concurrent use. One

@@ -351,6 +351,9 @@ func (c *Conn) worker(task *request, p *parking) *request {
 		}
 		c.idle = append(c.idle, ch)
 		c.smu.Unlock()
+		if testHookParking != nil {
+			testHookParking(c)
+		}
 		if p.timer == nil {
 			p.timer = time.NewTimer(c.opts.IdleTimeout)
 		} else {
@@ -360,7 +363,13 @@ func (c *Conn) worker(task *request, p *parking) *request {
 		case task = <-ch:
 			p.timer.Stop()
 		case <-c.ctx.Done():
-			return nil // the Conn is gone; Stats no longer matter
+			// A dispatcher may have taken ch just before the shutdown:
+			// its task was read from the peer and must still run.
+			p.timer.Stop()
+			if c.leaveIdle(ch) {
+				return nil
+			}
+			task = <-ch
 		case <-p.timer.C:
 			if c.leaveIdle(ch) {
 				return nil
@@ -372,6 +381,10 @@ func (c *Conn) worker(task *request, p *parking) *request {
 		}
 	}
 }
+
+// testHookParking, when set by a test, runs on a worker that has joined the
+// idle list and is about to wait on its channel.
+var testHookParking func(*Conn)
 
 // leaveIdle removes a parked worker's channel from the idle list; false
 // when a dispatcher already took it.
