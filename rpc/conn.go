@@ -28,8 +28,11 @@ type Conn struct {
 
 	ctx    context.Context // cancelled when the Conn shuts down
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the read loop and all handlers ended
-	wg     sync.WaitGroup
+	done   chan struct{} // closed by the last of the Conn's goroutines to end
+	// live counts the Conn's goroutines (reader, workers, parked ones).
+	// The reader role is always held by one of them until the Conn shuts
+	// down, so live reaches 0 only after that.
+	live atomic.Int32
 
 	seq atomic.Uint64 // call and function ids
 
@@ -110,13 +113,8 @@ func NewWithOptions(t Transport, o Options) *Conn {
 	}
 	c.order.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(1)
+	c.live.Add(1)
 	go c.loop(readerRole)
-	go func() {
-		<-c.ctx.Done()
-		c.wg.Wait()
-		close(c.done)
-	}()
 	return c
 }
 

@@ -15,7 +15,10 @@ type Options struct {
 	// Default 64.
 	MaxConcurrency int
 	// IdleWorkers is how many handler goroutines stay parked for reuse
-	// when there is no work. Default 16 (capped to MaxConcurrency).
+	// when there is no work. Default 16 (capped to MaxConcurrency); a
+	// negative value parks none: every request starts a goroutine that
+	// exits when no work is queued, the cheapest choice for Conns that are
+	// idle most of the time.
 	IdleWorkers int
 	// IdleTimeout is how long a parked handler goroutine waits for work
 	// before it exits, so that an idle Conn holds none. Default 2s.
@@ -73,8 +76,11 @@ func (o Options) withDefaults() Options {
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = 64
 	}
-	if o.IdleWorkers <= 0 {
+	switch {
+	case o.IdleWorkers == 0:
 		o.IdleWorkers = 16
+	case o.IdleWorkers < 0:
+		o.IdleWorkers = 0 // none parked
 	}
 	o.IdleWorkers = min(o.IdleWorkers, o.MaxConcurrency)
 	if o.IdleTimeout <= 0 {

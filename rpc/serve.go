@@ -262,7 +262,7 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 		ch <- task // buffered: never blocks
 	case c.workers < c.opts.MaxConcurrency:
 		c.workers++
-		c.wg.Add(1)
+		c.live.Add(1)
 		c.smu.Unlock()
 		go c.loop(task)
 	case len(c.queue) < c.opts.MaxQueue:
@@ -284,7 +284,7 @@ var readerRole = new(request)
 // loop is the body of every Conn goroutine: it holds the reader role or
 // runs handlers, switching between the two.
 func (c *Conn) loop(task *request) {
-	defer c.wg.Done()
+	defer c.exitLoop()
 	var p parking
 	defer p.stop()
 	for task != nil {
@@ -293,6 +293,18 @@ func (c *Conn) loop(task *request) {
 			continue
 		}
 		task = c.worker(task, &p)
+	}
+}
+
+// exitLoop ends one of the Conn's goroutines; the last one closes Done.
+// The reader is among the goroutines until the Conn shuts down, so the
+// count only reaches zero after that; cancel is called again so that Done
+// never precedes the end of handler contexts, even when another goroutine
+// is still inside shutdown.
+func (c *Conn) exitLoop() {
+	if c.live.Add(-1) == 0 {
+		c.cancel()
+		close(c.done)
 	}
 }
 
@@ -320,7 +332,7 @@ func (c *Conn) handoffReader() {
 		ch <- readerRole
 		return
 	}
-	c.wg.Add(1)
+	c.live.Add(1)
 	c.smu.Unlock()
 	go c.loop(readerRole)
 }
