@@ -93,8 +93,20 @@
 //	  without the UDP buffers          19 MB/s, 32.5, 237 dr  19 MB/s, 32.0, 226 dr
 //	  every other variant              21-28 MB/s, 27-28, 0   31-40 MB/s, 25-26, 0
 //
+// Run C: as run A (64 MiB, 5 runs) under load average 3-7:
+//
+//	configuration                      64 KiB msgs            256 KiB msgs
+//	Pion defaults                      19 MB/s, 34.5, 203 dr  21 MB/s, 33.1, 382 dr
+//	peerd defaults                     38 MB/s, 23.0, 0 dr    49 MB/s, 24.2, 0 dr
+//	  without the UDP buffers          21 MB/s, 30.5, 331 dr  30 MB/s, 30.3, 412 dr
+//	  with SCTP RTO max 100 ms         29 MB/s, 24.5          44 MB/s, 24.0
+//	  with SCTP receive buffer 4 MiB   48 MB/s, 23.9          45 MB/s, 24.5
+//	  with 1 MiB/512 KiB watermarks    35 MB/s, 24.6          41 MB/s, 24.9
+//	  receiving through OnMessage      38 MB/s, 23.4          34 MB/s, 26.3
+//
 // Per-run ratio peerd/Pion defaults, median: 1.82 (64 KiB) and 2.22
-// (256 KiB) in run A, 1.21 and 2.30 in run B. Each default and why:
+// (256 KiB) in run A, 1.21 and 2.30 in run B, 2.26 and 2.62 in run C; CPU
+// per byte 24-33% lower in every run. Each default and why:
 //
 //   - UDPBufferSize 4 MiB, requested on every ICE socket through a wrapped
 //     transport.Net (Linux grants up to net.core.rmem_max, then doubles):
