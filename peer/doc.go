@@ -106,7 +106,7 @@
 //
 // Per-run ratio peerd/Pion defaults, median: 1.82 (64 KiB) and 2.22
 // (256 KiB) in run A, 1.21 and 2.30 in run B, 2.26 and 2.62 in run C; CPU
-// per byte 24-33% lower in every run. Each default and why:
+// per byte 21-33% lower in every run. Each default and why:
 //
 //   - UDPBufferSize 4 MiB, requested on every ICE socket through a wrapped
 //     transport.Net (Linux grants up to net.core.rmem_max, then doubles):
