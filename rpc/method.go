@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 var (
@@ -27,6 +29,36 @@ type Method struct {
 	objParam bool         // single struct param filled from named params
 	variadic bool
 	argsType reflect.Type // struct with one field per param: one allocation per call
+	raw      RawHandler   // set by NewRawMethod: params are passed undecoded
+}
+
+// RawHandler serves a method with its params undecoded: params is the
+// request's params member exactly as received (a JSON array, a JSON object,
+// or nil when the request had none). The handler must not modify params;
+// it may keep it. The returned value is sent as the result as is (nil sends
+// null) and must be valid JSON; an error is answered as a handler error is.
+//
+// Binary values in params, when the Conn runs over a binchannel, appear as
+// their {"$bin":N} placeholders and are not reachable from a RawHandler.
+type RawHandler func(ctx context.Context, params jsontext.Value) (jsontext.Value, error)
+
+var rawValueType = reflect.TypeFor[jsontext.Value]()
+
+// NewRawMethod adapts fn, which receives the params undecoded: array,
+// object or nil exactly as sent (see RawHandler). Use it to forward calls
+// whose shape the server does not know, for instance to relay named params.
+// It panics if fn is nil, as a programming error.
+func NewRawMethod(fn RawHandler) *Method {
+	if fn == nil {
+		panic("rpc: NewRawMethod with a nil func")
+	}
+	return &Method{
+		fn:     reflect.ValueOf(fn),
+		hasCtx: true,
+		hasErr: true,
+		result: rawValueType,
+		raw:    fn,
+	}
 }
 
 // NewMethod adapts fn, which must be a func whose parameters are an optional

@@ -486,6 +486,9 @@ func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params json
 			err = c.panicError(r)
 		}
 	}()
+	if meth.raw != nil {
+		return invokeRaw(ctx, meth.raw, params, skip)
+	}
 	args, err := d.args(meth, params, skip)
 	if err != nil {
 		return reflect.Value{}, err
@@ -508,6 +511,23 @@ func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params json
 		}
 	}
 	return res, err
+}
+
+// invokeRaw calls a RawHandler with the params undecoded.
+func invokeRaw(ctx context.Context, fn RawHandler, params jsontext.Value, skip int) (reflect.Value, error) {
+	if skip > 0 {
+		// Stored callbacks are never raw; refuse rather than pass a
+		// params array that still holds the function id.
+		return reflect.Value{}, ErrInternal
+	}
+	out, err := fn(ctx, params)
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	if out == nil {
+		out = jsontext.Value("null")
+	}
+	return reflect.ValueOf(out), nil
 }
 
 func (c *Conn) panicError(r any) *Error {

@@ -23,9 +23,18 @@ type Caller interface {
 	Notify(ctx context.Context, method string, args ...any) error
 }
 
+// RawCaller calls with params already encoded and returns the result
+// undecoded; *rpc.Conn and *Client implement it. Relay uses it to forward
+// params of any shape.
+type RawCaller interface {
+	CallRaw(ctx context.Context, method string, params jsontext.Value) (jsontext.Value, error)
+}
+
 var (
-	_ Caller = (*rpc.Conn)(nil)
-	_ Caller = (*Client)(nil)
+	_ Caller    = (*rpc.Conn)(nil)
+	_ Caller    = (*Client)(nil)
+	_ RawCaller = (*rpc.Conn)(nil)
+	_ RawCaller = (*Client)(nil)
 )
 
 // Client calls a JSON-RPC server over HTTP, TCP or WebSocket.
@@ -173,6 +182,23 @@ func (c *Client) CallNamed(ctx context.Context, method string, result any, param
 		return err
 	}
 	return decodeResult(method, out, result)
+}
+
+// CallRaw calls method with params already encoded (a JSON array, a JSON
+// object, or nil for none) and returns the result undecoded. Functions and
+// binaries are not processed.
+func (c *Client) CallRaw(ctx context.Context, method string, params jsontext.Value) (jsontext.Value, error) {
+	if c.conn != nil {
+		return c.conn.CallRaw(ctx, method, params)
+	}
+	if params != nil && (!params.IsValid() || (params.Kind() != '[' && params.Kind() != '{')) {
+		return nil, fmt.Errorf("endpoint: raw params must be a JSON array or object")
+	}
+	var out jsontext.Value
+	if err := c.httpCall(ctx, method, params, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Notify sends a notification: the server runs method and answers
