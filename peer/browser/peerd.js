@@ -1442,10 +1442,31 @@ class Link {
     this._shut(local && open);
   }
 
+  // _shut closes the channel and then the peer connection. With drain,
+  // queued data goes first: bufferedAmount reaching 0 only means the data
+  // reached the SCTP stack, so the channel is closed on its own (a stream
+  // reset, which the remote sees after every message before it) and its
+  // close event awaited before the peer connection goes; all of it within
+  // drainTimeout.
   async _shut(drain) {
-    if (drain) await drainChannel(this.dc, this.o.drainTimeout);
+    const dc = this.dc;
+    if (drain && dc) {
+      const deadline = Date.now() + this.o.drainTimeout;
+      await drainChannel(dc, this.o.drainTimeout);
+      if (dc.readyState !== "closed") {
+        const closed = new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+          dc.addEventListener("close", () => {
+            clearTimeout(timer);
+            resolve();
+          }, { once: true });
+        });
+        dc.close();
+        await closed;
+      }
+    }
     try {
-      if (this.dc) this.dc.close();
+      if (dc) dc.close();
       this.pc.close();
     } catch (_) {
       /* already closed */
