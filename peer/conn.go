@@ -521,6 +521,21 @@ func (c *Conn) RPC() *rpc.Conn {
 	return c.rc
 }
 
+// Transport returns the bare data channel as a binchannel.Transport when
+// the connection was made with Options.Raw (nil otherwise, since binchannel
+// and rpc then own it): one message per WriteMessage, at most
+// MaxMessageSize bytes, with the watermark flow control of Options. It
+// exists for benchmarking baselines.
+func (c *Conn) Transport() binchannel.Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.o.rawTransport || c.tr == nil {
+		return nil
+	}
+
+	return c.tr
+}
+
 // MaxMessageSize is the negotiated largest message this side sends.
 func (c *Conn) MaxMessageSize() int {
 	c.mu.Lock()

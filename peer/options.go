@@ -48,6 +48,12 @@ const (
 	DefaultConnectTimeout    = 30 * time.Second
 	DefaultBacklog           = 16
 
+	// pionExampleHighWatermark and pionExampleLowWatermark are the
+	// flow-control thresholds of Pion's data-channel flow-control example,
+	// used with PionDefaults.
+	pionExampleHighWatermark = 1 << 20
+	pionExampleLowWatermark  = 512 << 10
+
 	// pionSCTPReceiveBuffer is Pion's (and browsers') SCTP receive buffer.
 	pionSCTPReceiveBuffer = 1 << 20
 )
@@ -135,6 +141,22 @@ type Options struct {
 	// Registry, limits, hooks).
 	RPC rpc.Options
 
+	// Raw leaves the data channel bare: no binchannel framer and no rpc
+	// connection on top (RPC returns nil). The caller moves messages
+	// through Transport. It exists for benchmarking baselines (raw
+	// data-channel throughput and ping-pong next to binchannel and rpc over
+	// the same settings). Default false.
+	Raw bool
+
+	// PionDefaults configures the channel as a default Pion data channel
+	// would be, for benchmarking baselines: Pion's SettingEngine untouched
+	// apart from the candidate policy of Network (no UDP buffer sizing, no
+	// SCTP settings), messages received through Pion's OnMessage callback,
+	// and writes throttled as in Pion's flow-control example (HighWatermark
+	// 1 MiB and LowWatermark 512 KiB unless set). Default false: peerd's
+	// tuned settings.
+	PionDefaults bool
+
 	// onMessage selects Pion's OnMessage callback instead of a detached
 	// channel for receiving (kept for the comparison benchmark).
 	onMessage bool
@@ -161,6 +183,21 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	if o.Raw {
+		o.rawTransport = true
+	}
+	if o.PionDefaults {
+		o.pionDefaults, o.onMessage = true, true
+		if o.UDPBufferSize == 0 {
+			o.UDPBufferSize = -1
+		}
+		if o.HighWatermark <= 0 {
+			o.HighWatermark = pionExampleHighWatermark
+		}
+		if o.LowWatermark <= 0 {
+			o.LowWatermark = pionExampleLowWatermark
+		}
+	}
 	if o.Label == "" {
 		o.Label = DefaultLabel
 	}

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,23 @@ import (
 // the selected suites, prints the table to stdout and writes the files.
 // Progress goes to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if job, ok, err := childJob(); ok {
+		if err != nil {
+			return err
+		}
+		return runChild(ctx, job, os.Stdin, stdout)
+	}
+	if job, ok, err := idleChildJob(); ok {
+		if err != nil {
+			return err
+		}
+		return runIdleClients(ctx, job, os.Stdin, stdout)
+	}
+	// The twoproc suite starts this program again as its receiver: keep
+	// whatever arguments led here (such as "bench" for the peerd command).
+	if k := len(os.Args) - len(args); k >= 1 && slices.Equal(os.Args[k:], args) {
+		childArgs = slices.Clone(os.Args[1:k])
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "small sizes and few repetitions: finishes in under a minute")
@@ -26,6 +45,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	memBytes := fs.String("memory-bytes", "", "bytes moved by the memory suite (default 1GiB, quick 64MiB)")
 	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 64MiB)")
 	peerdBin := fs.String("peerd", "", "peerd program for the publish suite (default: build it with go build)")
+	sigConns := fs.Int("signaling-conns", 0, "idle connections the signaling suite holds (default 5000, quick 500)")
+	sigRooms := fs.Int("signaling-rooms", 0, "rooms of the signaling relay measurement (default 500, quick 100)")
+	relayN := fs.Int("relay-signals", 0, "signals per relay measurement, paced at 1000/s (default 3000, quick 500)")
 	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size (default 2m, quick 20s)")
 	out := fs.String("out", "bench-out", "directory for results.json, results.txt and charts")
 	total := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
@@ -58,6 +80,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *rtts > 0 {
 		cfg.RoundTrips = *rtts
+	}
+	if *sigConns > 0 {
+		cfg.SignalingConns = *sigConns
+	}
+	if *sigRooms > 0 {
+		cfg.SignalingRooms = *sigRooms
+	}
+	if *relayN > 0 {
+		cfg.RelaySignals = *relayN
 	}
 	if *timeout > 0 {
 		cfg.CaseTimeout = *timeout

@@ -34,7 +34,12 @@ func init() {
 
 // binchannelMover sends payload-sized binaries from a to b, one packet each.
 func binchannelMover(a, b binchannel.Transport, payload int, cleanup func()) Mover {
-	ca, cb := binchannel.New(a), binchannel.New(b)
+	return binchannelMoverWith(a, b, binchannel.Options{}, payload, cleanup)
+}
+
+// binchannelMoverWith is binchannelMover with o on both channels.
+func binchannelMoverWith(a, b binchannel.Transport, o binchannel.Options, payload int, cleanup func()) Mover {
+	ca, cb := binchannel.NewWithOptions(a, o), binchannel.NewWithOptions(b, o)
 	buf := make([]byte, payload)
 	for i := range buf {
 		buf[i] = byte(i)

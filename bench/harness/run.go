@@ -13,8 +13,7 @@ import (
 // Config selects what a run measures. The zero Config is completed by
 // defaults (see each field).
 type Config struct {
-	// Suites lists the suites to run: "throughput", "latency", "memory",
-	// "cpu". Empty means all.
+	// Suites lists the suites to run (see AllSuites). Empty means all.
 	Suites []string
 	// Cases, when not empty, keeps only cases whose name contains one of
 	// these substrings (baselines of kept cases are always kept).
@@ -38,6 +37,15 @@ type Config struct {
 	// PeerdBinary is the peerd program the publish suite runs; default:
 	// built from this module with the go command.
 	PeerdBinary string
+	// SignalingConns is how many idle connections the signaling suite
+	// holds. Default 5000.
+	SignalingConns int
+	// SignalingRooms is how many rooms (one pair each) the signaling relay
+	// measurement spreads its signals over. Default 500.
+	SignalingRooms int
+	// RelaySignals is how many signals one relay measurement sends, paced
+	// at 1,000 per second. Default 3000.
+	RelaySignals int
 	// CaseTimeout bounds the set-up and all repetitions of one case at one
 	// size. Default 2 minutes.
 	CaseTimeout time.Duration
@@ -56,11 +64,15 @@ func Quick() Config {
 		MemoryBytes:  64 << 20,
 		PublishBytes: 64 << 20,
 		CaseTimeout:  20 * time.Second,
+
+		SignalingConns: 500,
+		SignalingRooms: 100,
+		RelaySignals:   500,
 	}
 }
 
 // AllSuites lists the suites in the order they run.
-var AllSuites = []string{"throughput", "latency", "memory", "cpu", "publish"}
+var AllSuites = []string{"throughput", "latency", "memory", "cpu", "twoproc", "signaling", "publish"}
 
 func (c Config) withDefaults() Config {
 	if len(c.Suites) == 0 {
@@ -83,6 +95,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PublishBytes <= 0 {
 		c.PublishBytes = 1 << 30
+	}
+	if c.SignalingConns <= 0 {
+		c.SignalingConns = 5000
+	}
+	if c.SignalingRooms <= 0 {
+		c.SignalingRooms = 500
+	}
+	if c.RelaySignals <= 0 {
+		c.RelaySignals = 3000
 	}
 	if c.CaseTimeout <= 0 {
 		c.CaseTimeout = 2 * time.Minute
@@ -143,6 +164,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			err = runMemory(ctx, cfg, rep)
 		case "cpu":
 			err = runCPU(ctx, cfg, rep)
+		case "twoproc":
+			err = runTwoproc(ctx, cfg, rep)
+		case "signaling":
+			err = runSignaling(ctx, cfg, rep)
 		case "publish":
 			err = runPublishSuite(ctx, cfg, rep)
 		default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,21 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The twoproc and signaling suites start this binary again as their
+	// receiver or client process.
+	_, child := os.LookupEnv(twoprocEnv)
+	_, idle := os.LookupEnv(idleClientsEnv)
+	if child || idle {
+		if err := Main(context.Background(), nil, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	childArgs = []string{"-test.run=^$"}
+	goleak.VerifyTestMain(m)
+}
 
 func tinyConfig() Config {
 	return Config{

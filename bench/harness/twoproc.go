@@ -1,0 +1,371 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/peerd/peerd/binchannel"
+	"github.com/peerd/peerd/peer"
+	"github.com/peerd/peerd/signaling"
+)
+
+// The twoproc suite moves bytes between two processes: this one sends, and
+// the bench program started again (os.Executable, with twoprocEnv set)
+// receives. The two find each other through a signaling server on
+// loopback that this process runs. Every measurement starts a fresh
+// receiver and connection (not timed), and the configurations alternate
+// within each repetition so that load from elsewhere falls on all alike.
+
+// twoprocEnv carries the receiver's job (JSON) to the re-executed program.
+const twoprocEnv = "PEERD_BENCH_TWOPROC_CHILD"
+
+// childArgs are the arguments the re-executed program needs before it
+// reaches Main (such as "bench" for the peerd command); Main sets them.
+var childArgs []string
+
+// twoprocSizes are the payload sizes the twoproc suite measures, when the
+// configured sizes include them.
+var twoprocSizes = []int{64 << 10, 256 << 10}
+
+// twoprocConfig is one configuration of the twoproc suite.
+type twoprocConfig struct {
+	name     string
+	baseline string
+	opts     peer.Options
+	bin      bool // binchannel over the channel instead of raw writes
+}
+
+var twoprocConfigs = []twoprocConfig{
+	{name: "pion raw default", opts: peer.Options{Raw: true, PionDefaults: true}},
+	{name: "pion raw tuned", baseline: "pion raw default", opts: peer.Options{Raw: true}},
+	{name: "binchannel pion tuned", baseline: "pion raw tuned", opts: peer.Options{Raw: true}, bin: true},
+}
+
+func init() {
+	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
+		c["twoproc"] = "sender and receiver in two processes (the bench program re-executed), found through a loopback signaling server; " +
+			"each measurement on a fresh connection, configurations alternating; CPU is both processes' over the transfer"
+	})
+}
+
+// twoprocJob is what the receiving process is told.
+type twoprocJob struct {
+	URL     string        `json:"url"`
+	Room    string        `json:"room"`
+	Config  string        `json:"config"`
+	Total   int64         `json:"total"`
+	Timeout time.Duration `json:"timeout"`
+}
+
+func (j twoprocJob) config() (twoprocConfig, bool) {
+	i := slices.IndexFunc(twoprocConfigs, func(c twoprocConfig) bool { return c.name == j.Config })
+	if i < 0 {
+		return twoprocConfig{}, false
+	}
+	return twoprocConfigs[i], true
+}
+
+func runTwoproc(ctx context.Context, cfg Config, rep *Report) error {
+	var sizes []int
+	for _, s := range twoprocSizes {
+		if slices.Contains(cfg.Sizes, s) {
+			sizes = append(sizes, s)
+		}
+	}
+	if len(sizes) == 0 {
+		sizes = twoprocSizes[:1]
+	}
+	var configs []twoprocConfig
+	for _, c := range twoprocConfigs {
+		if selected(cfg, c.name, dependents(twoprocConfigs, c.name, func(c twoprocConfig) (string, string) { return c.name, c.baseline })) {
+			configs = append(configs, c)
+		}
+	}
+	if len(configs) == 0 {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("twoproc: %w", err)
+	}
+	srv := signaling.NewServer(signaling.ServerOptions{MaxConnsPerAddr: -1})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("twoproc: %w", err)
+	}
+	srvCtx, stopSrv := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(srvCtx, ln)
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		stopSrv()
+		<-served
+	}()
+	url := "ws://" + ln.Addr().String()
+
+	total := cfg.Bytes
+	for _, size := range sizes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := max(total, 4*int64(size))
+		n -= n % int64(size)
+		mbps := make([][]float64, len(configs))
+		cpu := make([][]float64, len(configs))
+		errs := make([]error, len(configs))
+		cctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout)
+		for r := range cfg.Reps {
+			for k := range configs {
+				i := k
+				if r%2 == 1 {
+					i = len(configs) - 1 - k
+				}
+				if errs[i] != nil {
+					continue
+				}
+				job := twoprocJob{URL: url, Room: fmt.Sprintf("twoproc-%d-%d-%d", size, r, i), Config: configs[i].name, Total: n, Timeout: cfg.CaseTimeout}
+				wall, used, err := twoprocOnce(cctx, exe, configs[i], job, size)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				mbps[i] = append(mbps[i], float64(n)/wall.Seconds()/1e6)
+				cpu[i] = append(cpu[i], used.Seconds()*1e3/(float64(n)/1e6))
+			}
+		}
+		cancel()
+		for i, c := range configs {
+			tr := Result{Suite: "twoproc", Case: c.name, Param: sizeName(size), Size: size, Metric: "throughput", Unit: "MB/s", Baseline: c.baseline}
+			cr := Result{Suite: "twoproc", Case: c.name, Param: sizeName(size), Size: size, Metric: "cpu", Unit: "CPU ms/MB", Baseline: c.baseline}
+			if errs[i] != nil {
+				tr, cr = errResult(tr, errs[i]), errResult(cr, errs[i])
+			} else {
+				tr.Stat, cr.Stat = summarize(mbps[i]), summarize(cpu[i])
+			}
+			rep.Results = append(rep.Results, tr, cr)
+			fmt.Fprintf(cfg.Progress, "twoproc    %-22s %8s %s, %s\n", c.name, sizeName(size), progressLine(tr), progressLine(cr))
+		}
+	}
+	setRatios(rep.Results)
+	return nil
+}
+
+// twoprocOnce starts a receiver, connects to it and sends job.Total bytes
+// in size-byte payloads. It returns the wall time from the first write
+// until the receiver has every byte, and the CPU time both processes spent
+// over it.
+func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJob, size int) (wall, cpu time.Duration, err error) {
+	js, err := json.Marshal(job)
+	if err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.CommandContext(ctx, exe, childArgs...)
+	cmd.Env = append(os.Environ(), twoprocEnv+"="+string(js))
+	var stderr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4 << 10}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		_ = stdin.Close()
+		if werr := cmd.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("receiver: %w: %s", werr, strings.TrimSpace(stderr.String()))
+		}
+	}()
+	lines := make(chan string, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func() (string, error) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return "", fmt.Errorf("receiver ended early: %s", strings.TrimSpace(stderr.String()))
+			}
+			return l, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	if l, err := next(); err != nil || l != "READY" {
+		return 0, 0, fmt.Errorf("receiver not ready (%q): %w", l, err)
+	}
+	o := c.opts
+	o.Network = peer.NetworkLoopback
+	conn, err := peer.Dial(ctx, job.URL, job.Room, o)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closePion(conn)
+	tr := conn.Transport()
+	var send func(ctx context.Context) error
+	if c.bin {
+		ch := binchannel.NewWithOptions(tr, binchannel.Options{ChunkSize: tr.MaxMessageSize()})
+		defer ch.Close()
+		buf := make([]byte, size)
+		pkt := binchannel.Packet{JSON: binSkeleton, Bins: []binchannel.Binary{binchannel.BytesBinary(buf)}}
+		send = func(ctx context.Context) error {
+			for sent := int64(0); sent < job.Total; sent += int64(size) {
+				if err := ch.SendPacket(ctx, pkt); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	} else {
+		msg := make([]byte, min(size, tr.MaxMessageSize()))
+		send = func(ctx context.Context) error {
+			for sent := int64(0); sent < job.Total; sent += int64(size) {
+				for left := size; left > 0; left -= len(msg) {
+					if err := tr.WriteMessage(ctx, msg[:min(left, len(msg))]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+	}
+	c0, t0 := processCPU(), time.Now()
+	if err := send(ctx); err != nil {
+		return 0, 0, err
+	}
+	l, err := next()
+	wall, cpu = time.Since(t0), processCPU()-c0
+	if err != nil {
+		return 0, 0, err
+	}
+	ns, ok := strings.CutPrefix(l, "DONE ")
+	childCPU, perr := strconv.ParseInt(ns, 10, 64)
+	if !ok || perr != nil {
+		return 0, 0, fmt.Errorf("receiver said %q", l)
+	}
+	return wall, cpu + time.Duration(childCPU), nil
+}
+
+// childJob returns the receiver's job when this program was started as one.
+func childJob() (twoprocJob, bool, error) {
+	v, ok := os.LookupEnv(twoprocEnv)
+	if !ok {
+		return twoprocJob{}, false, nil
+	}
+	var j twoprocJob
+	if err := json.Unmarshal([]byte(v), &j); err != nil {
+		return j, true, fmt.Errorf("twoproc receiver: bad job: %w", err)
+	}
+	if _, ok := j.config(); !ok || j.Total <= 0 || j.Timeout <= 0 {
+		return j, true, fmt.Errorf("twoproc receiver: bad job %q", v)
+	}
+	return j, true, nil
+}
+
+// runChild is the receiving process: it listens in the job's room, prints
+// READY, accepts one connection, reads job.Total bytes and prints
+// "DONE <ns>", its CPU time from the first byte to the last. It returns
+// when stdin closes (or the job's timeout passes).
+func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, j.Timeout)
+	defer cancel()
+	c, _ := j.config()
+	o := c.opts
+	o.Network = peer.NetworkLoopback
+	l, err := peer.Listen(ctx, j.URL, j.Room, o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintln(stdout, "READY")
+	conn, err := l.Accept(ctx)
+	if err != nil {
+		return err
+	}
+	defer closePion(conn)
+	tr := conn.Transport()
+	var recv func() (int, error)
+	if c.bin {
+		ch := binchannel.NewWithOptions(tr, binchannel.Options{ChunkSize: tr.MaxMessageSize()})
+		defer ch.Close()
+		recv = func() (int, error) {
+			p, err := ch.RecvPacket(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if len(p.Bins) != 1 {
+				return 0, fmt.Errorf("got %d binaries, want 1", len(p.Bins))
+			}
+			return int(p.Bins[0].Len()), nil
+		}
+	} else {
+		recv = func() (int, error) {
+			m, err := tr.ReadMessage(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return len(m[0]), nil
+		}
+	}
+	var got int64
+	var c0 time.Duration
+	for got < j.Total {
+		n, err := recv()
+		if err != nil {
+			return err
+		}
+		if got == 0 {
+			c0 = processCPU()
+		}
+		got += int64(n)
+	}
+	fmt.Fprintf(stdout, "DONE %d\n", int64(processCPU()-c0))
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		_, _ = io.Copy(io.Discard, stdin)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
