@@ -34,6 +34,11 @@ type WebSocketOptions struct {
 // unusable (gorilla cannot resume a half-written or half-read frame).
 // Text messages are handed up like binary ones; the Channel rejects them
 // as malformed.
+//
+// Each message is read into a buffer of its own, sized from its header;
+// buffers of 16 KiB and more are recycled once the receiver has dropped
+// every view of them (see bufpool.go), which keeps a fast link from
+// spending its time faulting in fresh pages.
 func NewWebSocket(conn *websocket.Conn, o WebSocketOptions) Transport {
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 1 << 20
@@ -158,11 +163,12 @@ func (w *wsTransport) readMessage() ([]byte, error) {
 	if err != nil {
 		return nil, w.mapErr(err)
 	}
-	buf := make([]byte, 0, w.sizeGuess(head[:n])+1)
+	buf := recvBufs.get(w.sizeGuess(head[:n]) + 1)
 	buf = append(buf, head[:n]...)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			nb := recvBufs.get(2 * cap(buf))
+			buf = append(nb, buf...)
 		}
 		m, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -177,7 +183,7 @@ func (w *wsTransport) readMessage() ([]byte, error) {
 	// The message is handed up and may be held while its packet
 	// assembles, so do not let it pin much more memory than it carries.
 	if cap(buf)-len(buf) > len(buf)/4+64 {
-		buf = append(make([]byte, 0, len(buf)), buf...)
+		buf = append(recvBufs.get(len(buf)), buf...)
 	}
 	return buf, nil
 }
