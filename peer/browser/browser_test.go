@@ -485,7 +485,8 @@ return s;
 }
 
 // TestPageCloseDelivers closes the page's side right after a large
-// notification: the close waits for the queued data, so Go gets it all.
+// notification: the close delivers the queued data first, so Go gets it
+// all, and close resolves only then.
 func TestPageCloseDelivers(t *testing.T) {
 	reg := rpc.NewRegistry()
 	got := make(chan int, 1)
@@ -495,6 +496,7 @@ func TestPageCloseDelivers(t *testing.T) {
 	require.NoError(t, eval(ctx, connectJS+`
 await pair.remote.noWait.sink(new Uint8Array(6 << 20));
 await pair.close();
+if (pair.channel.readyState !== "closed" || pair.pc.connectionState !== "closed") throw new Error("close resolved early");
 `, nil))
 	tctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -294,6 +294,7 @@ export interface ConnectOptions extends PeerOptions {
 export interface Pair {
   remote: Remote;
   local: Local;
+  /** Closes: pending calls reject with ClosedError at once; resolves once queued data is delivered (at most drainTimeout) and the connection is closed. */
   close(reason?: string | Error): Promise<Error>;
   unbind(fn: Function): number;
   conn: RpcConn;

@@ -1439,7 +1439,8 @@ class Link {
     const err = new ClosedError(`peerd: ${reason}`);
     this._fail(err);
     if (this.onclose) this.onclose(err);
-    this._shut(local && open);
+    /** shutdown resolves once the channel and the peer connection are closed. */
+    this.shutdown = this._shut(local && open);
   }
 
   // _shut closes the channel and then the peer connection. With drain,
@@ -1522,7 +1523,12 @@ function pairOver(link, o, extra) {
   return {
     remote: conn.remote,
     local: conn.local,
-    close: (reason) => conn.close(reason),
+    // Resolves once queued data is delivered and everything is closed.
+    close: async (reason) => {
+      const err = await conn.close(reason);
+      await link.shutdown;
+      return err;
+    },
     unbind: (fn) => conn.unbind(fn),
     conn,
     peer: link.peer,
@@ -1597,8 +1603,9 @@ function rawLink(link, extra) {
     channel: link.dc,
     peer: link.peer,
     maxMessageSize: link.maxMessageSize,
-    close: (reason = "closed by this side") => {
+    close: async (reason = "closed by this side") => {
       link.close(String(reason), true);
+      await link.shutdown;
       return closed;
     },
     closed,
