@@ -20,6 +20,8 @@ func init() {
 	throughputCases = append(throughputCases,
 		ThroughputCase{Name: "binchannel pipe", Baseline: "copy", Setup: setupBinchannelPipe},
 		ThroughputCase{Name: "binchannel websocket", Baseline: "websocket", Setup: setupBinchannelWS},
+		ThroughputCase{Name: "binchannel pipe request", Setup: setupBinchannelPipeRequest},
+		ThroughputCase{Name: "rpc pipe", Baseline: "binchannel pipe request", Setup: setupRPCPipeThroughput},
 	)
 	latencyCases = append(latencyCases,
 		LatencyCase{Name: "rpc pipe", Baseline: "net/rpc pipe", Setup: setupRPCPipe},
@@ -29,6 +31,8 @@ func init() {
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["binchannel chunk size"] = "200000 (default)"
 		c["binchannel websocket max message"] = sizeName(wsMaxMessage)
+		c["rpc pipe throughput"] = "one call at a time carrying the payload as a binary argument (the handler takes a binchannel.Binary and returns its length), " +
+			"over binchannel on the in-memory pipe; baseline binchannel pipe request: the same exchange with binchannel alone (payload packet out, small reply packet back)"
 	})
 }
 
@@ -131,4 +135,98 @@ func setupRPCWebSocket(ctx context.Context) (Pinger, error) {
 	}
 	o := binchannel.WebSocketOptions{MaxMessageSize: wsMaxMessage}
 	return rpcPinger(binchannel.New(binchannel.NewWebSocket(c, o)), binchannel.New(binchannel.NewWebSocket(s, o)), stopSrv)
+}
+
+// sinkRegistry serves "sink", which takes a binary and returns its length
+// (as it arrived: chunks are not joined).
+func sinkRegistry() (*rpc.Registry, error) {
+	reg := rpc.NewRegistry()
+	if err := reg.Register("sink", func(data binchannel.Binary) int { return int(data.Len()) }); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// setupRPCPipeThroughput calls sink with one payload per call, one call at
+// a time, over binchannel on the in-memory pipe.
+func setupRPCPipeThroughput(_ context.Context, payload int) (Mover, error) {
+	reg, err := sinkRegistry()
+	if err != nil {
+		return nil, err
+	}
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
+	client := rpc.New(binchannel.New(a))
+	server := rpc.NewWithOptions(binchannel.New(b), rpc.Options{Registry: reg})
+	buf := make([]byte, payload)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	return funcMover{
+		move: func(ctx context.Context, total int64) error {
+			for sent := int64(0); sent < total; sent += int64(payload) {
+				n, err := rpc.Call[int](ctx, client, "sink", buf)
+				if err != nil {
+					return err
+				}
+				if n != payload {
+					return fmt.Errorf("rpc: sink got %d bytes, want %d", n, payload)
+				}
+			}
+			return nil
+		},
+		close: func() error {
+			err := errors.Join(client.Close(), server.Close())
+			<-client.Done()
+			<-server.Done()
+			return err
+		},
+	}, nil
+}
+
+// setupBinchannelPipeRequest is the binchannel-only counterpart of an rpc
+// call carrying a binary: one payload packet out, a small reply back, one
+// exchange at a time.
+func setupBinchannelPipeRequest(_ context.Context, payload int) (Mover, error) {
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
+	ca, cb := binchannel.New(a), binchannel.New(b)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			p, err := cb.RecvPacket(context.Background())
+			if err != nil {
+				return
+			}
+			var n int64
+			for _, bin := range p.Bins {
+				n += bin.Len()
+			}
+			if err := cb.SendPacket(context.Background(), binchannel.Packet{JSON: fmt.Appendf(nil, "%d", n)}); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, payload)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	pkt := binchannel.Packet{JSON: binSkeleton, Bins: []binchannel.Binary{binchannel.BytesBinary(buf)}}
+	return funcMover{
+		move: func(ctx context.Context, total int64) error {
+			for sent := int64(0); sent < total; sent += int64(payload) {
+				if err := ca.SendPacket(ctx, pkt); err != nil {
+					return err
+				}
+				if _, err := ca.RecvPacket(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		close: func() error {
+			err := errors.Join(ca.Close(), cb.Close())
+			<-done
+			return err
+		},
+	}, nil
 }

@@ -127,8 +127,8 @@ func setupBinchannelPion(ctx context.Context, payload int) (Mover, error) {
 }
 
 func setupRPCPionThroughput(ctx context.Context, payload int) (Mover, error) {
-	reg := rpc.NewRegistry()
-	if err := reg.Register("sink", func(data []byte) int { return len(data) }); err != nil {
+	reg, err := sinkRegistry()
+	if err != nil {
 		return nil, err
 	}
 	a, b, err := pionPair(ctx, peer.Options{RPC: rpc.Options{Registry: reg}})

@@ -103,6 +103,22 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 			return written, err
 		}
 	}
+	for _, c := range []struct {
+		file, title, suite string
+		metrics            []string
+		byParam            bool
+	}{
+		{"twoproc-throughput.svg", "Two processes: throughput (median MB/s)", "twoproc", []string{"throughput"}, true},
+		{"twoproc-cpu.svg", "Two processes: CPU of both per MB (median ms)", "twoproc", []string{"cpu"}, true},
+		{"signaling-relay.svg", "Signaling relay one-way latency (median of each percentile, ms)", "signaling", []string{"p50", "p99"}, false},
+	} {
+		if !r.has(c.suite, c.metrics[0]) {
+			continue
+		}
+		if err := write(c.file, func(w io.Writer) error { return r.barChart(w, c.title, c.suite, c.metrics, c.byParam) }); err != nil {
+			return written, err
+		}
+	}
 	return written, nil
 }
 

@@ -59,9 +59,9 @@ func Quick() Config {
 	return Config{
 		Sizes:        []int{1 << 10, 64 << 10, 1 << 20},
 		Reps:         3,
-		Bytes:        8 << 20,
+		Bytes:        4 << 20,
 		RoundTrips:   300,
-		MemoryBytes:  64 << 20,
+		MemoryBytes:  32 << 20,
 		PublishBytes: 64 << 20,
 		CaseTimeout:  20 * time.Second,
 
