@@ -43,7 +43,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bytesFlag := fs.String("bytes", "", "bytes moved per throughput measurement (default 64MiB, quick 4MiB)")
 	rtts := fs.Int("roundtrips", 0, "round trips per latency measurement (default 2000, quick 300)")
 	memBytes := fs.String("memory-bytes", "", "bytes moved by the memory suite (default 1GiB, quick 32MiB)")
-	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 64MiB)")
+	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 32MiB)")
 	peerdBin := fs.String("peerd", "", "peerd program for the publish suite (default: build it with go build)")
 	sigConns := fs.Int("signaling-conns", 0, "idle connections the signaling suite holds (default 5000, quick 500)")
 	sigRooms := fs.Int("signaling-rooms", 0, "rooms of the signaling relay measurement (default 500, quick 100)")

@@ -57,12 +57,12 @@ type Config struct {
 // sizes with few repetitions, finishing in well under a minute.
 func Quick() Config {
 	return Config{
-		Sizes:        []int{1 << 10, 64 << 10, 1 << 20},
+		Sizes:        []int{64 << 10, 1 << 20},
 		Reps:         3,
 		Bytes:        4 << 20,
 		RoundTrips:   300,
 		MemoryBytes:  32 << 20,
-		PublishBytes: 64 << 20,
+		PublishBytes: 32 << 20,
 		CaseTimeout:  20 * time.Second,
 
 		SignalingConns: 500,
