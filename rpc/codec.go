@@ -277,7 +277,14 @@ func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
 // args decodes params for m, skipping the first skip positional elements.
 // Errors are *Error values with CodeInvalidParams.
 func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Value, error) {
-	out := make([]reflect.Value, len(m.params))
+	// all leaves room for the handler's context in front, so that the
+	// call needs no second slice.
+	lead := 0
+	if m.hasCtx {
+		lead = 1
+	}
+	all := make([]reflect.Value, lead+len(m.params))
+	out := all[lead:]
 	if len(out) > 0 {
 		// One allocation holds every parameter.
 		holder := reflect.New(m.argsType).Elem()
@@ -287,7 +294,7 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 	}
 	switch params.Kind() {
 	case 0, 'n':
-		return out, nil
+		return all, nil
 	case '{':
 		if skip > 0 {
 			return nil, ErrInvalidParams.withMessage("Invalid params: want an array")
@@ -296,9 +303,12 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 			if err := d.unmarshal(params, out[0].Addr().Interface()); err != nil {
 				return nil, invalidParams(err)
 			}
-			return out, nil
+			return all, nil
 		}
-		return d.named(m, params, out)
+		if err := d.named(m, params, out); err != nil {
+			return nil, err
+		}
+		return all, nil
 	}
 	p := getParser(params)
 	defer p.release()
@@ -335,21 +345,21 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 	if extra.IsValid() {
 		out[len(out)-1] = extra
 	}
-	return out, nil
+	return all, nil
 }
 
 // named decodes an object of named params.
-func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) ([]reflect.Value, error) {
+func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) error {
 	p := getParser(params)
 	defer p.release()
 	dec := p.dec
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, invalidParams(err)
+		return invalidParams(err)
 	}
 	for dec.PeekKind() != '}' {
 		tok, err := dec.ReadToken()
 		if err != nil {
-			return nil, invalidParams(err)
+			return invalidParams(err)
 		}
 		name := tok.String()
 		i := -1
@@ -360,13 +370,13 @@ func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) (
 			}
 		}
 		if i < 0 {
-			return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: unknown parameter %.64q", name))
+			return ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: unknown parameter %.64q", name))
 		}
 		if err := d.decodeNext(dec, out[i].Addr()); err != nil {
-			return nil, invalidParams(fmt.Errorf("%s: %w", name, err))
+			return invalidParams(fmt.Errorf("%s: %w", name, err))
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func invalidParams(err error) *Error {

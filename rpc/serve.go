@@ -494,7 +494,7 @@ func (c *Conn) invoke(ctx context.Context, meth *Method, d *decoder, params json
 		return reflect.Value{}, err
 	}
 	if meth.hasCtx {
-		args = append([]reflect.Value{reflect.ValueOf(&ctx).Elem()}, args...)
+		args[0] = reflect.ValueOf(ctx) // d.args left the slot free
 	}
 	var out []reflect.Value
 	if meth.variadic {
