@@ -67,9 +67,12 @@ func (c *serverConn) start() {
 		// arrive, which is what keeps pipelined signals in order. Handlers
 		// never block (except in a user's Authorize hook).
 		MaxConcurrency: 1,
-		MaxQueue:       o.SignalBurst,
-		MaxPending:     o.QueueLen + 16,
-		OnError:        func(error) { c.srv.stats.addError("protocol") },
+		// With one handler at a time the reader runs it itself: parked
+		// workers would only cost a goroutine per idle connection.
+		IdleWorkers: -1,
+		MaxQueue:    o.SignalBurst,
+		MaxPending:  o.QueueLen + 16,
+		OnError:     func(error) { c.srv.stats.addError("protocol") },
 	})
 	c.rc.SetValue(sessionKey{}, c)
 }
