@@ -449,7 +449,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 		ready:     ready,
 	}
 	ch := binchannel.NewWithOptions(t, channelOptions(c.opts.MaxMessageSize))
-	cc.rc = rpc.NewWithOptions(ch, rpc.Options{MaxConcurrency: 1})
+	cc.rc = rpc.NewWithOptions(ch, rpc.Options{MaxConcurrency: 1, IdleWorkers: -1})
 	if err := cc.rc.Register(methodEvent, cc.onEvent); err != nil {
 		panic(err) // fixed signature: a failure is a bug here
 	}
