@@ -80,3 +80,16 @@ func TestChildJobsRejectBadInput(t *testing.T) {
 	assert.True(t, ok)
 	assert.Error(t, err)
 }
+
+func TestCallsSuite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Suites: []string{"calls"}, Reps: 1, RoundTrips: 10, CaseTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	require.Len(t, rep.Results, len(callsCases)*len(callers))
+	for _, r := range rep.Results {
+		assert.Empty(t, r.Err, "%s %s", r.Case, r.Param)
+		assert.Positive(t, r.Stat.Median, "%s %s", r.Case, r.Param)
+	}
+	assert.Positive(t, rep.Results[len(rep.Results)-1].Ratio)
+}

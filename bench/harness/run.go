@@ -72,7 +72,7 @@ func Quick() Config {
 }
 
 // AllSuites lists the suites in the order they run.
-var AllSuites = []string{"throughput", "latency", "memory", "cpu", "twoproc", "signaling", "publish"}
+var AllSuites = []string{"throughput", "latency", "calls", "memory", "cpu", "twoproc", "signaling", "publish"}
 
 func (c Config) withDefaults() Config {
 	if len(c.Suites) == 0 {
@@ -164,6 +164,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			err = runMemory(ctx, cfg, rep)
 		case "cpu":
 			err = runCPU(ctx, cfg, rep)
+		case "calls":
+			err = runCalls(ctx, cfg, rep)
 		case "twoproc":
 			err = runTwoproc(ctx, cfg, rep)
 		case "signaling":
