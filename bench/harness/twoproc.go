@@ -214,8 +214,16 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 			return "", ctx.Err()
 		}
 	}
-	if l, err := next(); err != nil || l != "READY" {
-		return 0, 0, fmt.Errorf("receiver not ready (%q): %w", l, err)
+	// Lines before READY (anything the program prints on start) are
+	// skipped.
+	for {
+		l, err := next()
+		if err != nil {
+			return 0, 0, fmt.Errorf("receiver not ready: %w", err)
+		}
+		if l == "READY" {
+			break
+		}
 	}
 	o := c.opts
 	o.Network = peer.NetworkLoopback
@@ -256,7 +264,10 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 	if err := send(ctx); err != nil {
 		return 0, 0, err
 	}
-	l, err := next()
+	var l string
+	for err == nil && !strings.HasPrefix(l, "DONE ") {
+		l, err = next()
+	}
 	wall, cpu = time.Since(t0), processCPU()-c0
 	if err != nil {
 		return 0, 0, err
