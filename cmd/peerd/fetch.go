@@ -14,7 +14,7 @@ var fetchCommand = &command{
 	run: func(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		pf := addPeerFlags(fs)
 		out := fs.String("o", "", "directory to unpack into (created; must be empty); default ./NAME")
-		window := fs.Int("window", 8, "read calls in flight")
+		window := fs.Int("window", 16, "read calls in flight")
 		pos, err := parseInterleaved(fs, args)
 		if err != nil {
 			return err

@@ -21,13 +21,19 @@ type Caller interface {
 // Progress is told how many of total bytes are done.
 type Progress func(done, total int64)
 
+// DefaultChunk is the default size of one Write or Read call: 255 KiB, so
+// that a chunk with its binchannel and rpc headers fits one 256 KiB
+// data-channel message.
+const DefaultChunk = 255 << 10
+
 // TransferOptions tune Upload and Download. The zero value is the default.
 type TransferOptions struct {
 	// Namespace is the prefix of the store's methods. Default "store".
 	Namespace string
-	// Chunk is the size of one Write or Read call. Default 256 KiB.
+	// Chunk is the size of one Write or Read call. Default 255 KiB, so
+	// that a chunk and its headers fit one 256 KiB data-channel message.
 	Chunk int
-	// Window is how many calls are in flight at once. Default 8.
+	// Window is how many calls are in flight at once. Default 16.
 	Window int
 	// Progress, if set, is called after each chunk lands.
 	Progress Progress
@@ -38,10 +44,10 @@ func (o TransferOptions) withDefaults() TransferOptions {
 		o.Namespace = "store"
 	}
 	if o.Chunk <= 0 {
-		o.Chunk = 256 << 10
+		o.Chunk = DefaultChunk
 	}
 	if o.Window <= 0 {
-		o.Window = 8
+		o.Window = 16
 	}
 	return o
 }
@@ -63,6 +69,9 @@ func Upload(ctx context.Context, c Caller, name string, archive io.ReaderAt, siz
 		err error
 	}
 	results := make(chan result, o.Window)
+	// At most Window buffers exist: a buffer is reused once its call has
+	// returned, which means the peer has received all of it.
+	free := make(chan []byte, o.Window)
 	inflight := 0
 	next := up.Offset
 	done := up.Offset
@@ -73,7 +82,13 @@ func Upload(ctx context.Context, c Caller, name string, archive io.ReaderAt, siz
 	for done < size && firstErr == nil || inflight > 0 {
 		for firstErr == nil && inflight < o.Window && next < size {
 			n := min(int64(o.Chunk), size-next)
-			buf := make([]byte, n)
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+				buf = make([]byte, o.Chunk)
+			}
+			buf = buf[:n]
 			if _, err := archive.ReadAt(buf, next); err != nil && !(err == io.EOF && int64(len(buf)) == n) {
 				firstErr = err
 				break
@@ -84,6 +99,9 @@ func Upload(ctx context.Context, c Caller, name string, archive io.ReaderAt, siz
 			go func() {
 				var end int64
 				err := c.Call(ctx, o.Namespace+".write", &end, up.ID, off, buf)
+				if err == nil {
+					free <- buf[:cap(buf)]
+				}
 				results <- result{off + int64(len(buf)), err}
 			}()
 		}
