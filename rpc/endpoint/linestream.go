@@ -35,52 +35,18 @@ type lineStream struct {
 	wmu  sync.Mutex
 	wbuf []byte
 
-	// dmu guards readStop, so that a cancelled read is never given a new
-	// deadline.
-	dmu      sync.Mutex
-	readStop bool
+	rd readDeadline
 
 	closeOnce sync.Once
 }
 
 func newLineStream(nc net.Conn, cfg lineConfig) *lineStream {
-	return &lineStream{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), cfg: cfg}
-}
-
-var longAgo = time.Unix(1, 0)
-
-func (s *lineStream) setReadDeadline(d time.Duration) {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	switch {
-	case s.readStop:
-		_ = s.nc.SetReadDeadline(longAgo)
-	case d > 0:
-		_ = s.nc.SetReadDeadline(time.Now().Add(d))
-	default:
-		_ = s.nc.SetReadDeadline(time.Time{})
-	}
+	return &lineStream{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), cfg: cfg, rd: readDeadline{set: nc.SetReadDeadline}}
 }
 
 // ReadMessage returns the next non-blank line without its line ending.
 func (s *lineStream) ReadMessage(ctx context.Context) ([]byte, error) {
-	s.dmu.Lock()
-	s.readStop = false
-	s.dmu.Unlock()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		s.dmu.Lock()
-		s.readStop = true
-		_ = s.nc.SetReadDeadline(longAgo)
-		s.dmu.Unlock()
-		close(fired)
-	})
-	// A cancellation that fired late must not reach the next read.
-	defer func() {
-		if !stop() {
-			<-fired
-		}
-	}()
+	defer s.rd.watch(ctx)()
 	for {
 		line, err := s.readLine()
 		if err != nil {
@@ -98,11 +64,11 @@ func (s *lineStream) ReadMessage(ctx context.Context) ([]byte, error) {
 // readLine reads one line, applying the idle timeout before its first byte
 // and the read timeout after it.
 func (s *lineStream) readLine() ([]byte, error) {
-	s.setReadDeadline(s.cfg.idle)
+	s.rd.after(s.cfg.idle)
 	if _, err := s.br.Peek(1); err != nil {
 		return nil, err
 	}
-	s.setReadDeadline(s.cfg.read)
+	s.rd.after(s.cfg.read)
 	var line []byte
 	for {
 		frag, err := s.br.ReadSlice('\n')

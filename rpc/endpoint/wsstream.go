@@ -21,20 +21,17 @@ type wsStream struct {
 	// wmu serialises data frame writes.
 	wmu sync.Mutex
 
-	// dmu guards readStop, so that a cancelled read is never given a new
-	// deadline.
-	dmu      sync.Mutex
-	readStop bool
+	rd readDeadline
 
 	closeOnce sync.Once
 }
 
 func newWSStream(ws *websocket.Conn, cfg lineConfig) *wsStream {
-	s := &wsStream{ws: ws, cfg: cfg}
+	s := &wsStream{ws: ws, cfg: cfg, rd: readDeadline{set: ws.SetReadDeadline}}
 	ws.SetReadLimit(int64(cfg.max))
 	ws.SetPingHandler(func(data string) error {
 		// A ping is a sign of life: the idle timeout starts again.
-		s.setReadDeadline(cfg.idle)
+		s.rd.after(cfg.idle)
 		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 			return err
@@ -44,38 +41,9 @@ func newWSStream(ws *websocket.Conn, cfg lineConfig) *wsStream {
 	return s
 }
 
-func (s *wsStream) setReadDeadline(d time.Duration) {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	switch {
-	case s.readStop:
-		_ = s.ws.SetReadDeadline(longAgo)
-	case d > 0:
-		_ = s.ws.SetReadDeadline(time.Now().Add(d))
-	default:
-		_ = s.ws.SetReadDeadline(time.Time{})
-	}
-}
-
 // ReadMessage returns the payload of the next text frame.
 func (s *wsStream) ReadMessage(ctx context.Context) ([]byte, error) {
-	s.dmu.Lock()
-	s.readStop = false
-	s.dmu.Unlock()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		s.dmu.Lock()
-		s.readStop = true
-		_ = s.ws.SetReadDeadline(longAgo)
-		s.dmu.Unlock()
-		close(fired)
-	})
-	// A cancellation that fired late must not reach the next read.
-	defer func() {
-		if !stop() {
-			<-fired
-		}
-	}()
+	defer s.rd.watch(ctx)()
 	b, err := s.read()
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -84,7 +52,7 @@ func (s *wsStream) ReadMessage(ctx context.Context) ([]byte, error) {
 }
 
 func (s *wsStream) read() ([]byte, error) {
-	s.setReadDeadline(s.cfg.idle)
+	s.rd.after(s.cfg.idle)
 	typ, r, err := s.ws.NextReader()
 	if err != nil {
 		return nil, s.mapErr(err)
@@ -93,7 +61,7 @@ func (s *wsStream) read() ([]byte, error) {
 		s.closeWith(websocket.CloseUnsupportedData, "text frames only")
 		return nil, ErrTextOnly
 	}
-	s.setReadDeadline(s.cfg.read)
+	s.rd.after(s.cfg.read)
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, s.mapErr(err)
