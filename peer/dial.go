@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/peerd/peerd/signaling"
 )
 
@@ -22,6 +24,31 @@ func (s *clientSignaler) Send(ctx context.Context, b []byte) error {
 
 func (s *clientSignaler) Recv() <-chan []byte { return s.in }
 
+// joinRoom makes the Pion API for o, connects to the signaling server and
+// joins room, with role unless o.Signaling names a role or carries a token.
+func joinRoom(ctx context.Context, signalingURL, room string, o Options, role signaling.Role) (*webrtc.API, *signaling.Client, signaling.JoinResult, error) {
+	var jr signaling.JoinResult
+	api, err := NewAPI(o)
+	if err != nil {
+		return nil, nil, jr, err
+	}
+	so := o.Signaling
+	if so.Role == "" && so.Token == "" {
+		so.Role = role
+	}
+	cl, err := signaling.Dial(ctx, signalingURL, so)
+	if err != nil {
+		return nil, nil, jr, fmt.Errorf("peer: dial signaling: %w", err)
+	}
+	if jr, err = cl.Join(ctx, room); err != nil {
+		_ = cl.Close()
+
+		return nil, nil, jr, fmt.Errorf("peer: join %q: %w", room, err)
+	}
+
+	return api, cl, jr, nil
+}
+
 // signalQueue is the per-peer buffer between a pump and a connection.
 const signalQueue = 64
 
@@ -35,23 +62,9 @@ func Dial(ctx context.Context, signalingURL, room string, o Options) (*Conn, err
 	o = o.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
-	api, err := NewAPI(o)
+	api, cl, jr, err := joinRoom(ctx, signalingURL, room, o, signaling.RoleSubscriber)
 	if err != nil {
 		return nil, err
-	}
-	so := o.Signaling
-	if so.Role == "" && so.Token == "" {
-		so.Role = signaling.RoleSubscriber
-	}
-	cl, err := signaling.Dial(ctx, signalingURL, so)
-	if err != nil {
-		return nil, fmt.Errorf("peer: dial signaling: %w", err)
-	}
-	jr, err := cl.Join(ctx, room)
-	if err != nil {
-		_ = cl.Close()
-
-		return nil, fmt.Errorf("peer: join %q: %w", room, err)
 	}
 	target := o.Peer
 	if target == "" {

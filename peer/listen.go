@@ -42,23 +42,9 @@ type peerLink struct {
 // publisher (unless Options.Signaling says otherwise) and answers offers.
 func Listen(ctx context.Context, signalingURL, room string, o Options) (*Listener, error) {
 	o = o.withDefaults()
-	api, err := NewAPI(o)
+	api, cl, jr, err := joinRoom(ctx, signalingURL, room, o, signaling.RolePublisher)
 	if err != nil {
 		return nil, err
-	}
-	so := o.Signaling
-	if so.Role == "" && so.Token == "" {
-		so.Role = signaling.RolePublisher
-	}
-	cl, err := signaling.Dial(ctx, signalingURL, so)
-	if err != nil {
-		return nil, fmt.Errorf("peer: dial signaling: %w", err)
-	}
-	jr, err := cl.Join(ctx, room)
-	if err != nil {
-		_ = cl.Close()
-
-		return nil, fmt.Errorf("peer: join %q: %w", room, err)
 	}
 	l := &Listener{
 		o:       o,
