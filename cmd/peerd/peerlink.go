@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/peerd/peerd/peer"
 	"github.com/peerd/peerd/rpc"
@@ -91,62 +92,85 @@ func isMethodNotFound(err error) bool {
 // listenRoom joins room as its serving peer and serves reg on every data
 // channel a peer opens to it, until ctx ends or stop is called. onConn, if
 // set, is told of each connection as it opens and again (open=false) when
-// it closes.
+// it closes. When the listener loses the signaling server (a restart, a
+// network failure), it joins again with backoff; connections already open
+// keep running meanwhile.
 func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Registry, onConn func(c *rpc.Conn, open bool)) (stop func(context.Context) error, err error) {
 	o := peerOptions(signalURL, token, signaling.RolePublisher)
 	o.RPC.Registry = reg
-	ln, err := peer.Listen(ctx, signalURL, room, o)
+	first, err := peer.Listen(ctx, signalURL, room, o)
 	if err != nil {
 		return nil, fmt.Errorf("join room %q via %s: %w", room, signalURL, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var (
-		mu    sync.Mutex // guards conns
+		mu    sync.Mutex // guards conns and ln
 		conns = map[*peer.Conn]struct{}{}
+		ln    = first
 		wg    sync.WaitGroup
 	)
+	track := func(c *peer.Conn) {
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		if onConn != nil {
+			onConn(c.RPC(), true)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-c.Done():
+			case <-ctx.Done():
+			}
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+			if onConn != nil {
+				onConn(c.RPC(), false)
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		cur := first
 		for {
-			c, err := ln.Accept(ctx)
-			if err != nil {
+			for {
+				c, err := cur.Accept(ctx)
+				if err != nil {
+					break
+				}
+				track(c)
+			}
+			_ = cur.Close()
+			if cur = relisten(ctx, signalURL, room, o); cur == nil {
 				return
 			}
 			mu.Lock()
-			conns[c] = struct{}{}
+			ln = cur
 			mu.Unlock()
-			if onConn != nil {
-				onConn(c.RPC(), true)
+			// stop may have read the old listener before the swap: then it
+			// is this loop's job to close the new one.
+			if ctx.Err() != nil {
+				_ = cur.Close()
+				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case <-c.Done():
-				case <-ctx.Done():
-				}
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-				if onConn != nil {
-					onConn(c.RPC(), false)
-				}
-			}()
 		}
 	}()
 	var once sync.Once
 	stop = func(sctx context.Context) error {
 		var errs []error
 		once.Do(func() {
-			errs = append(errs, ln.Close())
 			cancel()
 			mu.Lock()
+			cur := ln
 			open := make([]*peer.Conn, 0, len(conns))
 			for c := range conns {
 				open = append(open, c)
 			}
 			mu.Unlock()
+			errs = append(errs, cur.Close())
 			shut := make(chan error, len(open))
 			for _, c := range open {
 				// Drain what is queued (bounded by sctx), then close.
@@ -162,4 +186,31 @@ func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Reg
 		return errors.Join(errs...)
 	}
 	return stop, nil
+}
+
+// Backoff bounds for joining a room again after losing signaling.
+const (
+	relistenMin = 100 * time.Millisecond
+	relistenMax = 10 * time.Second
+)
+
+// relisten joins room again, waiting relistenMin, then twice as long after
+// each failure up to relistenMax. It returns nil once ctx ends.
+func relisten(ctx context.Context, signalURL, room string, o peer.Options) *peer.Listener {
+	wait := relistenMin
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ln, err := peer.Listen(ctx, signalURL, room, o)
+		if err == nil {
+			return ln
+		}
+		wait = min(2*wait, relistenMax)
+		t.Reset(wait)
+	}
 }
