@@ -132,6 +132,11 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 		// Closed or evicted meanwhile: report that instead.
 	}
 
+	// The response can only be read while the reader is not busy
+	// running a handler itself (this call may come from that handler).
+	if c.inlineRun.Load() == inlineHeld {
+		c.releaseInline()
+	}
 	var r reply
 	select {
 	case r = <-cl.done:

@@ -78,9 +78,9 @@ func testParkedWorkerTaskSurvivesClose(t *testing.T) {
 		}))
 		require.NoError(t, c.Register("n", func() { ran.Add(1) }))
 	})
-	// A first request makes a worker, which parks afterwards.
-	peer.send(t, `{"jsonrpc":"2.0","id":1,"method":"warm"}`)
-	assert.JSONEq(t, `{"jsonrpc":"2.0","id":1,"result":null}`, peer.recv(t))
+	// The reader runs the first of two notifications itself; the second
+	// makes a worker, which parks afterwards.
+	peer.send(t, `[{"jsonrpc":"2.0","method":"warm"},{"jsonrpc":"2.0","method":"warm"}]`)
 	<-parked
 	// "first" runs on the reader, "n" goes to the parked worker, then the
 	// peer is gone.

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/peerd/peerd/binchannel"
 )
@@ -16,10 +17,11 @@ import (
 // Conn is one end of an RPC pair. Both ends are equal: each serves its
 // registered methods to the other and calls the other's.
 //
-// Concurrency: all methods are safe for concurrent use. One goroutine reads
-// the transport; each request runs its handler on its own goroutine, at most
-// Options.MaxConcurrency at once. Hooks (OnEvict, OnError) and handlers are
-// never called with a lock held.
+// Concurrency: all methods are safe for concurrent use. One goroutine at a
+// time reads the transport; handlers run at most Options.MaxConcurrency at
+// once, the first on the reading goroutine itself, which hands reading on
+// when that handler runs long or calls the peer. Hooks (OnEvict, OnError)
+// and handlers are never called with a lock held.
 type Conn struct {
 	t       Transport
 	opts    Options
@@ -37,7 +39,15 @@ type Conn struct {
 	seq atomic.Uint64 // call and function ids
 
 	msgBuf []Message // reused by the reader only
-	inline *request  // set by dispatch, run by the reader after handing off its role
+	inline *request  // set by dispatch, run by the reader itself (see runInline)
+
+	// inlineRun is inlineHeld while the reader runs a handler itself with
+	// the reader role still its own; whoever swaps it to inlineHandedOff
+	// hands the role to another goroutine (see releaseInline).
+	inlineRun atomic.Int32
+	// inlineTimer hands the role off when an inline handler runs long.
+	// Made and armed by the reader only.
+	inlineTimer *time.Timer
 
 	// mu guards the pending state below and closed/cause.
 	mu        sync.Mutex
@@ -188,11 +198,15 @@ func (c *Conn) closedErrLocked() error {
 }
 
 // readLoop reads and routes packets while this goroutine holds the reader
-// role. It returns nil when the Conn shuts down, or a request to run on
-// this goroutine after the role went to another one (see dispatch).
+// role. It returns nil when the Conn shuts down, or ranTask when the role
+// went to another goroutine while this one ran a handler (see runInline).
 func (c *Conn) readLoop() *request {
 	for {
-		p, err := c.t.RecvPacket(c.ctx)
+		// Close unblocks RecvPacket (a Transport's contract), and the
+		// Conn's ctx only ends with Close, so the read needs no ctx of
+		// its own: a ctx that can end costs some transports a deadline
+		// hook per read.
+		p, err := c.t.RecvPacket(context.Background())
 		if err != nil {
 			c.shutdown(err)
 			return nil
@@ -200,8 +214,9 @@ func (c *Conn) readLoop() *request {
 		c.handlePacket(p)
 		if t := c.inline; t != nil {
 			c.inline = nil
-			c.handoffReader()
-			return t
+			if !c.runInline(t) {
+				return ranTask
+			}
 		}
 	}
 }

@@ -63,10 +63,14 @@
 // # Concurrency
 //
 // Every Conn, Registry and Func method is safe for concurrent use. One
-// goroutine per Conn reads the transport; handlers run on worker goroutines,
-// at most Options.MaxConcurrency at once per Conn with at most
-// Options.MaxQueue requests waiting, beyond which requests are answered with
-// CodeOverloaded. A handler that calls the peer and waits holds its slot
+// goroutine per Conn reads the transport at a time; handlers run at most
+// Options.MaxConcurrency at once per Conn with at most Options.MaxQueue
+// requests waiting, beyond which requests are answered with
+// CodeOverloaded. When a slot is free the reading goroutine runs the
+// handler itself and reads on once it returns; a handler that runs for more
+// than a few tens of microseconds, or that calls the peer through its Conn,
+// hands reading to another goroutine, so a blocked handler never stops the
+// Conn from reading. A handler that calls the peer and waits holds its slot
 // while it waits: two peers that fill each other's slots with such handlers
 // wait on each other, so size MaxConcurrency for the nesting you use.
 //

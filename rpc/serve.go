@@ -248,10 +248,11 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 	key, cancel, slot := task.key, task.cancel, task.slot
 	c.smu.Lock()
 	switch {
-	case c.inline == nil && len(c.idle) > 0 && c.workers < c.opts.MaxConcurrency:
+	case c.inline == nil && c.workers < c.opts.MaxConcurrency:
 		// The reader runs this one itself once the packet is routed,
-		// handing the reader role to a parked worker: the handler
-		// starts without waiting for a wake-up.
+		// keeping the reader role unless the handler runs long (see
+		// runInline): a short handler starts and ends without any
+		// goroutine being woken.
 		c.workers++
 		c.smu.Unlock()
 		c.inline = task
@@ -280,6 +281,57 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 // readerRole, sent to a parked worker or given to a new goroutine, makes it
 // the reader.
 var readerRole = new(request)
+
+// ranTask, returned by readLoop, makes the goroutine a worker whose task
+// has already run.
+var ranTask = new(request)
+
+// States of Conn.inlineRun.
+const (
+	inlineIdle int32 = iota
+	inlineHeld
+	inlineHandedOff
+)
+
+// inlineHandoff is how long the reader runs a handler itself before the
+// reader role goes to another goroutine, so that the Conn goes on reading
+// while a handler blocks. A Call on the Conn hands it off at once.
+const inlineHandoff = 50 * time.Microsecond
+
+// runInline runs t on the reader, which keeps the reader role unless the
+// handler outlives inlineHandoff or calls the peer through this Conn; then
+// the role goes to a parked worker or a new goroutine. It reports whether
+// this goroutine still holds the role (else it goes on as a worker). The
+// caller counted t as a running worker; a kept role ends that count.
+func (c *Conn) runInline(t *request) bool {
+	if c.inlineTimer == nil {
+		// Made before the role can move, stopped until armed below.
+		c.inlineTimer = time.AfterFunc(time.Hour, c.releaseInline)
+		c.inlineTimer.Stop()
+	}
+	c.inlineRun.Store(inlineHeld)
+	c.inlineTimer.Reset(inlineHandoff)
+	c.run(t)
+	if !c.inlineRun.CompareAndSwap(inlineHeld, inlineIdle) {
+		// Handed off meanwhile; the new reader owns the timer now.
+		return false
+	}
+	c.inlineTimer.Stop()
+	c.smu.Lock()
+	c.workers--
+	c.smu.Unlock()
+	return true
+}
+
+// releaseInline hands the reader role on when the reader is running a
+// handler itself; otherwise it does nothing. Safe from any goroutine: a
+// late timer or a Call that finds the state held by a later inline run
+// only hands that one off early.
+func (c *Conn) releaseInline() {
+	if c.inlineRun.CompareAndSwap(inlineHeld, inlineHandedOff) {
+		c.handoffReader()
+	}
+}
 
 // loop is the body of every Conn goroutine: it holds the reader role or
 // runs handlers, switching between the two.
@@ -347,7 +399,9 @@ func (c *Conn) worker(task *request, p *parking) *request {
 	}
 	ch := p.ch
 	for {
-		c.run(task)
+		if task != ranTask {
+			c.run(task)
+		}
 		c.smu.Lock()
 		if len(c.queue) > 0 {
 			task = c.queue[0]
