@@ -37,7 +37,7 @@ func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
 	name := envString(fs, "name", "PEERD_NAME", "", "bundle name (default: the directory's name)")
 	chunk := fs.Int("chunk", store.DefaultChunk, "bytes per write call")
-	window := fs.Int("window", 16, "write calls in flight")
+	window := fs.Int("window", 8, "write calls in flight")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

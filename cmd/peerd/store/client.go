@@ -33,7 +33,7 @@ type TransferOptions struct {
 	// Chunk is the size of one Write or Read call. Default 255 KiB, so
 	// that a chunk and its headers fit one 256 KiB data-channel message.
 	Chunk int
-	// Window is how many calls are in flight at once. Default 16.
+	// Window is how many calls are in flight at once. Default 8.
 	Window int
 	// Progress, if set, is called after each chunk lands.
 	Progress Progress
@@ -47,7 +47,7 @@ func (o TransferOptions) withDefaults() TransferOptions {
 		o.Chunk = DefaultChunk
 	}
 	if o.Window <= 0 {
-		o.Window = 16
+		o.Window = 8
 	}
 	return o
 }
