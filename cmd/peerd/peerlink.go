@@ -122,6 +122,9 @@ func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Reg
 			select {
 			case <-c.Done():
 			case <-ctx.Done():
+				// Stopping: stop shuts down the connections it saw; one
+				// accepted after that is closed here.
+				_ = c.Close()
 			}
 			mu.Lock()
 			delete(conns, c)
@@ -150,8 +153,8 @@ func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Reg
 			mu.Lock()
 			ln = cur
 			mu.Unlock()
-			// stop may have read the old listener before the swap: then it
-			// is this loop's job to close the new one.
+			// stop may have closed the old listener before the swap: the
+			// new one is closed here, or by the Accept loop once ctx ends.
 			if ctx.Err() != nil {
 				_ = cur.Close()
 				return
@@ -162,15 +165,20 @@ func listenRoom(ctx context.Context, signalURL, room, token string, reg *rpc.Reg
 	stop = func(sctx context.Context) error {
 		var errs []error
 		once.Do(func() {
-			cancel()
+			// Close the listener, take the open connections, and only then
+			// cancel: a connection goroutine that sees the cancel removes
+			// itself from conns, so reading conns later could miss it.
 			mu.Lock()
 			cur := ln
+			mu.Unlock()
+			errs = append(errs, cur.Close())
+			mu.Lock()
 			open := make([]*peer.Conn, 0, len(conns))
 			for c := range conns {
 				open = append(open, c)
 			}
 			mu.Unlock()
-			errs = append(errs, cur.Close())
+			cancel()
 			shut := make(chan error, len(open))
 			for _, c := range open {
 				// Drain what is queued (bounded by sctx), then close.
