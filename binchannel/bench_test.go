@@ -35,8 +35,16 @@ func benchPipe(b *testing.B, size int) {
 	p := Packet{JSON: []byte(`{"data":{"$bin":0}}`), Bins: []Binary{BytesBinary(payload)}}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	errc := make(chan error, 1)
 	b.ResetTimer()
+	pumpPackets(b, ctx, a, r, p)
+}
+
+// pumpPackets sends p b.N times from a on another goroutine and receives
+// them on r on the benchmark goroutine, checking each binary's length, then
+// stops the timer.
+func pumpPackets(b *testing.B, ctx context.Context, a, r *Channel, p Packet) {
+	b.Helper()
+	errc := make(chan error, 1)
 	go func() {
 		for i := 0; i < b.N; i++ {
 			if err := a.SendPacket(ctx, p); err != nil {
@@ -46,13 +54,14 @@ func benchPipe(b *testing.B, size int) {
 		}
 		errc <- nil
 	}()
+	want := p.Bins[0].Len()
 	for i := 0; i < b.N; i++ {
 		got, err := r.RecvPacket(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got.Bins[0].Len() != int64(size) {
-			b.Fatalf("got %d bytes", got.Bins[0].Len())
+		if got.Bins[0].Len() != want {
+			b.Fatalf("got %d bytes, want %d", got.Bins[0].Len(), want)
 		}
 	}
 	b.StopTimer()
@@ -166,24 +175,6 @@ func BenchmarkWebSocket(b *testing.B) {
 	p := Packet{JSON: []byte(`{"data":{"$bin":0}}`), Bins: []Binary{BytesBinary(make([]byte, size))}}
 	b.SetBytes(size)
 	b.ReportAllocs()
-	errc := make(chan error, 1)
 	b.ResetTimer()
-	go func() {
-		for i := 0; i < b.N; i++ {
-			if err := a.SendPacket(ctx, p); err != nil {
-				errc <- err
-				return
-			}
-		}
-		errc <- nil
-	}()
-	for i := 0; i < b.N; i++ {
-		if _, err := r.RecvPacket(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	pumpPackets(b, ctx, a, r, p)
 }

@@ -88,31 +88,9 @@ func BenchmarkWebSocketRatio(b *testing.B) {
 			p := Packet{JSON: []byte(`{"data":{"$bin":0}}`), Bins: []Binary{BytesBinary(make([]byte, size))}}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
-			errc := make(chan error, 1)
 			cpu0 := processCPU()
 			b.ResetTimer()
-			go func() {
-				for i := 0; i < b.N; i++ {
-					if err := a.SendPacket(ctx, p); err != nil {
-						errc <- err
-						return
-					}
-				}
-				errc <- nil
-			}()
-			for i := 0; i < b.N; i++ {
-				got, err := r.RecvPacket(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if got.Bins[0].Len() != int64(size) {
-					b.Fatalf("got %d bytes", got.Bins[0].Len())
-				}
-			}
-			b.StopTimer()
-			if err := <-errc; err != nil {
-				b.Fatal(err)
-			}
+			pumpPackets(b, ctx, a, r, p)
 			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			if rawNsPerByte > 0 {
 				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(size)
