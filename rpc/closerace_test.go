@@ -55,7 +55,7 @@ func testParkedWorkerTaskSurvivesClose(t *testing.T) {
 		once     sync.Once
 		target   atomic.Pointer[Conn]
 	)
-	testHookParking = func(c *Conn) {
+	testHookParking = func(c *Conn, ch chan *request) {
 		if c != target.Load() {
 			return
 		}
@@ -65,7 +65,20 @@ func testParkedWorkerTaskSurvivesClose(t *testing.T) {
 			return
 		}
 		close(parked)
-		<-shutDown
+		// Hold the worker until the shutdown, unless the reader role
+		// reaches it first: on a slow machine the reader's inline run of
+		// "warm" can outlive the hand-off delay and give the role to this
+		// parked worker, which must then read or nothing ever would. Such
+		// a round tests nothing but must not hang. A task arriving here
+		// is put back for the worker's own select.
+		select {
+		case <-shutDown:
+		case got := <-ch:
+			ch <- got
+			if got != readerRole {
+				<-shutDown
+			}
+		}
 	}
 	t.Cleanup(func() { testHookParking = nil })
 

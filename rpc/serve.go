@@ -418,7 +418,7 @@ func (c *Conn) worker(task *request, p *parking) *request {
 		c.idle = append(c.idle, ch)
 		c.smu.Unlock()
 		if testHookParking != nil {
-			testHookParking(c)
+			testHookParking(c, ch)
 		}
 		if p.timer == nil {
 			p.timer = time.NewTimer(c.opts.IdleTimeout)
@@ -450,7 +450,7 @@ func (c *Conn) worker(task *request, p *parking) *request {
 
 // testHookParking, when set by a test, runs on a worker that has joined the
 // idle list and is about to wait on its channel.
-var testHookParking func(*Conn)
+var testHookParking func(c *Conn, ch chan *request)
 
 // leaveIdle removes a parked worker's channel from the idle list; false
 // when a dispatcher already took it.
