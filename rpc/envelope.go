@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -101,10 +102,23 @@ func parseEnvelope(dst []Message, b []byte, maxBatch int) (Envelope, error) {
 	if maxBatch <= 0 {
 		maxBatch = DefaultMaxBatch
 	}
-	b = bytes.TrimLeft(b, " \t\r\n")
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
 	if len(b) == 0 {
 		return Envelope{}, ErrParse
 	}
+	if b[0] == '{' {
+		if w, ok := scanMessage(b); ok {
+			return Envelope{Msgs: append(dst[:0], w.message())}, nil
+		}
+	}
+	return parseEnvelopeSlow(dst, b, maxBatch)
+}
+
+// parseEnvelopeSlow is parseEnvelope with the jsontext decoder, for what
+// scanMessage leaves; b is trimmed and not empty.
+func parseEnvelopeSlow(dst []Message, b []byte, maxBatch int) (Envelope, error) {
 	p := getParser(b)
 	defer p.release()
 	switch b[0] {
@@ -400,9 +414,11 @@ func (m *Message) String() string {
 const maxInterned = 4096
 
 var (
-	// internMu guards interned.
-	internMu sync.RWMutex
-	interned = make(map[string]string)
+	// internMu serializes additions to interned.
+	internMu sync.Mutex
+	// interned holds a map that is never modified once published: an
+	// addition publishes a copy, so lookups take no lock.
+	interned atomic.Pointer[map[string]string]
 )
 
 // internMethod returns the name in a quoted JSON string without escapes,
@@ -417,17 +433,37 @@ func internMethod(raw []byte) (string, bool) {
 			return "", false
 		}
 	}
-	internMu.RLock()
-	s, ok := interned[string(body)]
-	internMu.RUnlock()
-	if ok {
-		return s, true
+	if m := interned.Load(); m != nil {
+		if s, ok := (*m)[string(body)]; ok {
+			return s, true
+		}
 	}
-	s = string(body)
+	s := string(body)
 	internMu.Lock()
-	if len(interned) < maxInterned {
-		interned[s] = s
+	defer internMu.Unlock()
+	old := interned.Load()
+	if old != nil {
+		if prev, ok := (*old)[s]; ok {
+			return prev, true
+		}
+		if len(*old) >= maxInterned {
+			return s, true
+		}
 	}
-	internMu.Unlock()
+	next := make(map[string]string, 1+lenOf(old))
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[s] = s
+	interned.Store(&next)
 	return s, true
+}
+
+func lenOf(m *map[string]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
