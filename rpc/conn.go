@@ -59,7 +59,7 @@ type Conn struct {
 	handles   map[*Func]struct{}  // live handles to the peer's functions
 	evicted   map[string]struct{} // recently evicted function ids
 	evictRing []string            // insertion order of evicted, bounded
-	inflight  map[string]context.CancelFunc
+	running   requestList // requests routed and not yet ended
 
 	// smu guards the handler workers and queue.
 	smu     sync.Mutex
@@ -116,7 +116,6 @@ func NewWithOptions(t Transport, o Options) *Conn {
 		callbacks: make(map[string]*callback),
 		handles:   make(map[*Func]struct{}),
 		evicted:   make(map[string]struct{}),
-		inflight:  make(map[string]context.CancelFunc),
 	}
 	if j, ok := t.(JSONOnly); ok && j.JSONOnly() {
 		c.rawBins = false
@@ -242,6 +241,17 @@ func (c *Conn) shutdown(cause error) {
 	c.mu.Unlock()
 
 	c.cancel()
+	// Every request routed before now ends too; one routed later finds
+	// c.ctx ended and starts cancelled (see dispatch).
+	c.mu.Lock()
+	var running []*request
+	for r := c.running.head; r != nil; r = r.next {
+		running = append(running, r)
+	}
+	c.mu.Unlock()
+	for _, r := range running {
+		r.ctx.cancel()
+	}
 	_ = c.t.Close()
 	for _, cl := range calls {
 		cl.done <- reply{err: failErr}

@@ -63,3 +63,24 @@ func TestInlineHandlerCallsBack(t *testing.T) {
 		assert.Equal(t, 4*i, got)
 	}
 }
+
+// TestQueuedBehindInlineRuns: with one handler slot, a request queued
+// behind the one the reader runs itself runs as soon as that one returns,
+// without waiting for another packet to arrive.
+func TestQueuedBehindInlineRuns(t *testing.T) {
+	ran := make(chan string, 2)
+	_, peer := rawConn(t, Options{MaxConcurrency: 1}, func(c *Conn) {
+		require.NoError(t, c.Register("a", func() { ran <- "a" }))
+		require.NoError(t, c.Register("b", func() { ran <- "b" }))
+	})
+	peer.send(t, `[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}]`)
+	ctx := testCtx(t)
+	for _, want := range []string{"a", "b"} {
+		select {
+		case got := <-ran:
+			assert.Equal(t, want, got)
+		case <-ctx.Done():
+			t.Fatalf("%s never ran", want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,16 +132,18 @@ func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
 			c.replyError(m, b, invalidParams(err))
 			return
 		}
+		// A linear scan: cancellations are rare and the list holds at
+		// most the running and queued requests.
 		c.mu.Lock()
-		var cancels []context.CancelFunc
-		for _, id := range ids {
-			if f, ok := c.inflight[string(id)]; ok {
-				cancels = append(cancels, f)
+		var cancels []*request
+		for r := c.running.head; r != nil; r = r.next {
+			if r.msg.ID != nil && slices.ContainsFunc(ids, func(id jsontext.Value) bool { return string(id) == string(r.msg.ID) }) {
+				cancels = append(cancels, r)
 			}
 		}
 		c.mu.Unlock()
-		for _, f := range cancels {
-			f()
+		for _, r := range cancels {
+			r.ctx.cancel()
 		}
 		c.replyNull(m, b)
 	case "rpc.unbind", "rpc.keep":
@@ -233,19 +236,18 @@ func firstString(params jsontext.Value) (string, bool) {
 func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Method, skip int) {
 	task := &request{msg: *m, bins: bins, b: b, slot: -1, meth: meth, skip: skip}
 	m = &task.msg
-	var cctx context.Context
-	cctx, task.cancel = context.WithCancel(c.ctx)
-	task.ctx = handlerCtx{Context: cctx, c: c}
+	task.ctx.c = c
+	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		task.ctx.err, task.ctx.done = context.Canceled, closedChan
+	} else {
+		c.running.push(task)
+	}
+	c.mu.Unlock()
 	if !m.IsNotification() {
-		c.mu.Lock()
-		if _, dup := c.inflight[string(m.ID)]; !dup {
-			task.key = string(m.ID)
-			c.inflight[task.key] = task.cancel
-		}
-		c.mu.Unlock()
 		task.slot = b.reserve()
 	}
-	key, cancel, slot := task.key, task.cancel, task.slot
+	slot := task.slot
 	c.smu.Lock()
 	switch {
 	case c.inline == nil && c.workers < c.opts.MaxConcurrency:
@@ -271,7 +273,7 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 		c.smu.Unlock()
 	default:
 		c.smu.Unlock()
-		c.endRequest(key, cancel)
+		c.endRequest(task)
 		if slot >= 0 {
 			c.replyTo(b, slot, AppendResponse(nil, m.V1, m.ID, nil, ErrOverloaded), nil)
 		}
@@ -318,6 +320,18 @@ func (c *Conn) runInline(t *request) bool {
 	}
 	c.inlineTimer.Stop()
 	c.smu.Lock()
+	if len(c.queue) > 0 {
+		// Requests queued behind this one while it held the last
+		// handler slot: the slot passes to a worker that runs them, so
+		// they neither wait for the next packet nor fall behind it.
+		next := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.live.Add(1)
+		c.smu.Unlock()
+		go c.loop(next)
+		return true
+	}
 	c.workers--
 	c.smu.Unlock()
 	return true
@@ -467,20 +481,16 @@ func (c *Conn) leaveIdle(ch chan *request) bool {
 	return false
 }
 
-func (c *Conn) endRequest(key string, cancel context.CancelFunc) {
-	cancel()
-	if key != "" {
-		c.mu.Lock()
-		delete(c.inflight, key)
-		c.mu.Unlock()
-	}
+func (c *Conn) endRequest(r *request) {
+	r.ctx.cancel()
+	c.mu.Lock()
+	c.running.remove(r)
+	c.mu.Unlock()
 }
 
 // request is one incoming request on its way to a handler.
 type request struct {
-	ctx    handlerCtx
-	cancel context.CancelFunc
-	key    string // inflight key ("" when not cancellable)
+	ctx    reqCtx
 	msg    Message
 	bins   []binchannel.Binary
 	b      *batch
@@ -488,25 +498,14 @@ type request struct {
 	meth   *Method
 	skip   int
 	scope  reqScope
-}
 
-// handlerCtx is a handler's context: cancellable, carrying the Conn without
-// a separate context.WithValue allocation.
-type handlerCtx struct {
-	context.Context
-	c *Conn
-}
-
-func (h *handlerCtx) Value(key any) any {
-	if _, ok := key.(connKey); ok {
-		return h.c
-	}
-	return h.Context.Value(key)
+	prev, next *request // in Conn.running
+	listed     bool
 }
 
 // run decodes the params, calls the handler and answers.
 func (c *Conn) run(r *request) {
-	defer c.endRequest(r.key, r.cancel)
+	defer c.endRequest(r)
 	var ctx context.Context = &r.ctx
 	m, bins, b, slot, meth, skip := &r.msg, r.bins, r.b, r.slot, r.meth, r.skip
 	sc := &r.scope
