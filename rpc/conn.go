@@ -59,7 +59,7 @@ type Conn struct {
 	handles   map[*Func]struct{}  // live handles to the peer's functions
 	evicted   map[string]struct{} // recently evicted function ids
 	evictRing []string            // insertion order of evicted, bounded
-	running   requestList // requests routed and not yet ended
+	running   requestList         // requests routed and not yet ended
 
 	// smu guards the handler workers and queue.
 	smu     sync.Mutex

@@ -17,8 +17,8 @@ func TestHandlerContextCancelledByPeer(t *testing.T) {
 	a, b := pair(t, Options{}, Options{})
 	type seen struct {
 		err, cause, derived, derivedCause error
-		afterRan, stoppedRan               bool
-		conn                               *Conn
+		afterRan, stoppedRan              bool
+		conn                              *Conn
 	}
 	started := make(chan struct{})
 	out := make(chan seen, 1)

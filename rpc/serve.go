@@ -490,14 +490,14 @@ func (c *Conn) endRequest(r *request) {
 
 // request is one incoming request on its way to a handler.
 type request struct {
-	ctx    reqCtx
-	msg    Message
-	bins   []binchannel.Binary
-	b      *batch
-	slot   int
-	meth   *Method
-	skip   int
-	scope  reqScope
+	ctx   reqCtx
+	msg   Message
+	bins  []binchannel.Binary
+	b     *batch
+	slot  int
+	meth  *Method
+	skip  int
+	scope reqScope
 
 	prev, next *request // in Conn.running
 	listed     bool
