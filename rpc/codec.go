@@ -235,43 +235,34 @@ func (d *decoder) unmarshal(raw jsontext.Value, ptr any) error {
 
 // decodeNext decodes the next value of dec into ptr.
 func (d *decoder) decodeNext(dec *jsontext.Decoder, ptr reflect.Value) error {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	return d.decodeRaw(raw, ptr)
+}
+
+// decodeRaw decodes one parameter value into ptr.
+func (d *decoder) decodeRaw(raw jsontext.Value, ptr reflect.Value) error {
 	if isFuncTarget(ptr.Type().Elem()) {
-		raw, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
 		return d.decodeFunc(raw, ptr)
 	}
-	if k := dec.PeekKind(); k == '0' || k == '"' || k == 't' || k == 'f' {
-		raw, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
+	switch raw.Kind() {
+	case '0', '"', 't', 'f':
 		if decodeScalar(raw, ptr.Interface()) {
 			return nil
 		}
-		// Not a fast case: decode the raw value in full.
-		if isPlain(ptr.Type()) {
-			return json.Unmarshal(raw, ptr.Interface())
-		}
-		return json.Unmarshal(raw, ptr.Interface(), d.options()...)
-	}
-	if isPlain(ptr.Type()) {
-		return json.UnmarshalDecode(dec, ptr.Interface())
-	}
-	if k := dec.PeekKind(); k == '{' && d.c.rawBins {
-		if t := ptr.Type().Elem(); t == binaryType || t == bytesType {
-			raw, err := dec.ReadValue()
-			if err != nil {
-				return err
-			}
+	case '{':
+		if t := ptr.Type().Elem(); d.c.rawBins && (t == binaryType || t == bytesType) {
 			if d.decodeBinary(raw, ptr.Interface()) {
 				return nil
 			}
-			return json.Unmarshal(raw, ptr.Interface(), d.options()...)
 		}
 	}
-	return json.UnmarshalDecode(dec, ptr.Interface(), d.options()...)
+	if isPlain(ptr.Type()) {
+		return json.Unmarshal(raw, ptr.Interface())
+	}
+	return json.Unmarshal(raw, ptr.Interface(), d.options()...)
 }
 
 // args decodes params for m, skipping the first skip positional elements.
@@ -309,6 +300,23 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 			return nil, err
 		}
 		return all, nil
+	}
+	if !m.variadic {
+		// The usual case: the envelope is already validated, so the
+		// elements are found with the scanner and decoded one by one.
+		var buf [8][]byte
+		if els, ok := splitArray(params, buf[:0]); ok && skip <= len(els) {
+			els = els[skip:]
+			if len(els) > len(m.params) {
+				return nil, ErrInvalidParams.withMessage(fmt.Sprintf("Invalid params: at most %d expected", len(m.params)))
+			}
+			for i, raw := range els {
+				if err := d.decodeRaw(raw, out[i].Addr()); err != nil {
+					return nil, invalidParams(fmt.Errorf("%s: %w", m.names[i], err))
+				}
+			}
+			return all, nil
+		}
 	}
 	p := getParser(params)
 	defer p.release()

@@ -276,8 +276,10 @@ func (w *wireMsg) message() Message {
 			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
 		}
 		name, ok := internMethod(w.Method)
-		if !ok && json.Unmarshal(w.Method, &name) != nil {
-			return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+		if !ok {
+			if name, ok = unquote(w.Method); !ok {
+				return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+			}
 		}
 		if w.Params != nil {
 			k := w.Params.Kind()
@@ -314,6 +316,16 @@ func (w *wireMsg) message() Message {
 		return m
 	}
 	return Message{Kind: KindInvalid, V1: m.V1, Invalid: ErrInvalidRequest, ID: m.ID}
+}
+
+// unquote decodes a JSON string; kept apart so that the common path's
+// result does not escape to the heap.
+func unquote(raw jsontext.Value) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func idIfValid(v jsontext.Value) jsontext.Value {

@@ -264,3 +264,44 @@ func (s *scanner) str() (body []byte, escaped, ok bool) {
 	}
 	return nil, false, false
 }
+
+// splitArray appends the elements of the JSON array b to dst. Like
+// scanMessage, it gives up (ok false) where the decoder must decide.
+func splitArray(b []byte, dst [][]byte) (els [][]byte, ok bool) {
+	s := scanner{b: b}
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return nil, false
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+	} else {
+		for {
+			start := s.i
+			if !s.value(1) {
+				return nil, false
+			}
+			dst = append(dst, s.b[start:s.i:s.i])
+			s.ws()
+			if s.i >= len(s.b) {
+				return nil, false
+			}
+			if s.b[s.i] == ']' {
+				s.i++
+				break
+			}
+			if s.b[s.i] != ',' {
+				return nil, false
+			}
+			s.i++
+			s.ws()
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return nil, false
+	}
+	return dst, true
+}

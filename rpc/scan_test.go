@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -84,6 +87,55 @@ func FuzzScanMessage(f *testing.F) {
 		}
 		if fast := []Message{w.message()}; !assert.ObjectsAreEqual(slow.Msgs, fast) {
 			t.Fatalf("%q: fast %+v, decoder %+v", b, fast, slow.Msgs)
+		}
+	})
+}
+
+func TestSplitArray(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string // nil: left to the decoder
+	}{
+		{`[]`, []string{}},
+		{` [ 1 , "a" ,[2,{"x":[]}], null ] `, []string{`1`, `"a"`, `[2,{"x":[]}]`, `null`}},
+		{`[1,]`, nil},
+		{`[1 2]`, nil},
+		{`[1]x`, nil},
+		{`["\u0041"]`, nil},
+		{`{}`, nil},
+	} {
+		got, ok := splitArray([]byte(tc.in), nil)
+		if tc.want == nil {
+			assert.False(t, ok, tc.in)
+			continue
+		}
+		require.True(t, ok, tc.in)
+		strs := []string{}
+		for _, g := range got {
+			strs = append(strs, string(g))
+		}
+		assert.Equal(t, tc.want, strs, tc.in)
+	}
+}
+
+// FuzzSplitArray holds splitArray to the decoder: an array it splits is
+// valid JSON and its elements are the decoder's.
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range []string{`[]`, `[1,"a",[2,{"x":[]}],null]`, `[1,]`, `["\u0041"]`, `[{"a":1,"a":2}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		els, ok := splitArray(b, nil)
+		if !ok {
+			return
+		}
+		var want []jsontext.Value
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("split %q, decoder says %v", b, err)
+		}
+		require.Len(t, els, len(want))
+		for i := range els {
+			require.Equal(t, string(want[i]), string(els[i]))
 		}
 	})
 }
