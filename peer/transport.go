@@ -19,7 +19,10 @@ import (
 var _ binchannel.Transport = (*dcTransport)(nil)
 
 // initialReadBuffer is the first size of the detached read buffer; it grows
-// by doubling up to the receive limit when a larger message arrives.
+// by doubling up to the receive limit when a larger message arrives, and a
+// buffer handed over with a message is replaced by one of the size that
+// message needed, so that a stream of large messages costs one allocation
+// each rather than a failed read and a discarded buffer per doubling.
 const initialReadBuffer = 64 << 10
 
 // dcTransport is a binchannel.Transport over one reliable, ordered Pion
@@ -52,7 +55,8 @@ type dcTransport struct {
 	// close, protocol violation); the connection then closes.
 	onFail func(error)
 
-	readBuf []byte // detached read scratch; used by the reading goroutine only
+	readBuf  []byte // detached read scratch; used by the reading goroutine only
+	readSize int    // size of the next read buffer made (0: initialReadBuffer)
 
 	pool sync.Pool // *[]byte scratch for concatenating parts
 }
@@ -230,7 +234,11 @@ func (t *dcTransport) readDetached(ctx context.Context) ([]byte, error) {
 	}
 	for {
 		if t.readBuf == nil {
-			t.readBuf = make([]byte, min(initialReadBuffer, t.recvLimit))
+			size := t.readSize
+			if size == 0 {
+				size = initialReadBuffer
+			}
+			t.readBuf = make([]byte, min(size, t.recvLimit))
 		}
 		n, _, err := t.rwc.ReadDataChannel(t.readBuf)
 		switch {
@@ -268,6 +276,7 @@ func (t *dcTransport) readDetached(ctx context.Context) ([]byte, error) {
 func (t *dcTransport) takeMessage(n int) []byte {
 	if n >= len(t.readBuf)/2 && n > 0 {
 		msg := t.readBuf[:n:n]
+		t.readSize = len(t.readBuf)
 		t.readBuf = nil
 
 		return msg

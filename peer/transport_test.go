@@ -174,3 +174,24 @@ func TestBackpressure(t *testing.T) {
 	require.NoError(t, a.tr.WriteMessage(ctx, msg), "resumes at the low watermark")
 	require.NoError(t, <-done)
 }
+
+// TestReadBufferFollowsMessageSize: a detached reader that handed its
+// buffer over with a large message makes the next one at the size that
+// message needed, so a stream of large messages is read without a failed
+// read per doubling; small messages are copied out of the buffer it keeps.
+func TestReadBufferFollowsMessageSize(t *testing.T) {
+	a, b := pair(t, testOptions(), testOptions())
+	ctx := testCtx(t)
+	big := bytes.Repeat([]byte{9}, DefaultMaxMessageSize)
+	for _, msg := range [][]byte{big, []byte("small"), big} {
+		require.NoError(t, a.tr.WriteMessage(ctx, msg))
+		got, err := b.tr.ReadMessage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, msg, bytes.Join(got, nil))
+		// The reader is idle between reads, so its fields are ours here.
+		assert.Equal(t, DefaultMaxMessageSize, b.tr.readSize, "next buffer sized for the large message")
+		if len(msg) < 100 {
+			assert.Len(t, b.tr.readBuf, DefaultMaxMessageSize, "the small message was copied out of a kept buffer")
+		}
+	}
+}
