@@ -28,8 +28,10 @@
 // "_" are private and never callable; "rpc." names are the protocol's.
 //
 // A handler's ctx carries its Conn (ConnFromContext), so it can call the
-// other side back, and is cancelled when the caller gives up (rpc.cancel) or
-// the Conn closes. Per-connection session values live in Conn.SetValue and
+// other side back, and is cancelled when the caller gives up (rpc.cancel),
+// when the handler returns, or when the Conn closes. It carries no other
+// values, and contexts derived from it need no goroutine of their own.
+// Per-connection session values live in Conn.SetValue and
 // Conn.Value. A handler's error reaches the caller as *Error: a returned
 // *Error keeps its code, message and data; any other error becomes code
 // -32000 with the error's text; a panic becomes -32603 without details
