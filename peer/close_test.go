@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/peerd/peerd/rpc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -113,4 +115,39 @@ func TestPairContextCancelled(t *testing.T) {
 	_, _, err := Pair(ctx, testOptions(), testOptions())
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, err, ErrNegotiation)
+}
+
+// TestShutdownDeliversQueuedPackets: packets queued in binchannel behind a
+// write that is waiting for the channel's buffer to drain still reach the
+// peer when Shutdown starts right after (a last notification before a
+// daemon stops). With a 1-byte high watermark, "two" waits for all of
+// "one" to be acknowledged, holding the writer role, and "three" queues
+// behind it.
+func TestShutdownDeliversQueuedPackets(t *testing.T) {
+	o := Options{Network: NetworkLoopback, HighWatermark: 1, LowWatermark: 0}
+	reg := rpc.NewRegistry()
+	got := make(chan string, 3)
+	require.NoError(t, reg.Register("note", func(s string, _ []byte) { got <- s }))
+	ob := o
+	ob.RPC.Registry = reg
+	a, _ := pair(t, o, ob)
+	ctx := testCtx(t)
+	big := make([]byte, 1<<20)
+	require.NoError(t, a.RPC().Notify(ctx, "note", "one", big))
+	sent := make(chan error, 1)
+	go func() { sent <- a.RPC().Notify(ctx, "note", "two", big) }()
+	require.NoError(t, a.RPC().Notify(ctx, "note", "three", []byte("x")))
+	require.NoError(t, a.Shutdown(ctx))
+	require.NoError(t, <-sent)
+	seen := map[string]bool{}
+	wait := time.After(15 * time.Second)
+	for range 3 {
+		select {
+		case s := <-got:
+			seen[s] = true
+		case <-wait:
+			t.Fatalf("delivered before the close: %v", seen)
+		}
+	}
+	assert.Len(t, seen, 3)
 }

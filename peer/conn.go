@@ -462,7 +462,13 @@ func (c *Conn) fail(cause error) {
 			c.o.Logger.Debug("peer: closing", "cause", cause, "peer", c.Peer())
 		}
 		if tr != nil {
-			tr.closeWith(cause)
+			if errors.Is(cause, ErrRemoteClosed) {
+				// The remote closed on purpose after sending what it
+				// meant to: what already arrived is still read.
+				tr.closeAfterReads(cause)
+			} else {
+				tr.closeWith(cause)
+			}
 		}
 		go c.teardown()
 	})
@@ -598,9 +604,17 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	case <-c.closing:
 	default:
 		c.mu.Lock()
-		tr := c.tr
+		tr, ch := c.tr, c.ch
 		c.mu.Unlock()
-		if tr != nil {
+		if ch != nil {
+			// Packets queued in binchannel behind a write in progress
+			// (a notification sent just before Shutdown, say) go to the
+			// channel first: the drain below refuses new writes.
+			if ferr := ch.Flush(ctx); ferr != nil && !errors.Is(ferr, binchannel.ErrClosed) {
+				err = fmt.Errorf("peer: drain: %w", ferr)
+			}
+		}
+		if tr != nil && err == nil {
 			if derr := tr.drain(ctx); derr != nil && !errors.Is(derr, ErrClosed) {
 				err = derr
 			}

@@ -47,6 +47,10 @@ type dcTransport struct {
 	closed  chan struct{} // closed once by closeWith
 	once    sync.Once
 	closing atomic.Bool // set by drain; new writes fail
+	// drainReads, set before closed is closed, lets reads return what
+	// already arrived before they report the close (a remote that closed
+	// gracefully sent it before going).
+	drainReads atomic.Bool
 
 	errMu sync.Mutex // guards err
 	err   error      // why the transport closed
@@ -189,7 +193,19 @@ func (t *dcTransport) waitWritable(ctx context.Context) error {
 func (t *dcTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
 	select {
 	case <-t.closed:
-		return nil, t.closedError()
+		if !t.drainReads.Load() {
+			return nil, t.closedError()
+		}
+		if t.rwc == nil {
+			select {
+			case msg := <-t.msgs:
+				return [][]byte{msg}, nil
+			default:
+				return nil, t.closedError()
+			}
+		}
+		// Detached: the read deadline is already past, so the read
+		// returns what Pion holds and then the close.
 	default:
 	}
 	if err := ctx.Err(); err != nil {
@@ -316,8 +332,21 @@ func (t *dcTransport) fail(cause error) {
 // this call closed it. It does not close the Pion channel (the connection
 // owns it) but wakes every waiting read and write.
 func (t *dcTransport) closeWith(cause error) bool {
+	return t.close(cause, false)
+}
+
+// closeAfterReads is closeWith for a remote that closed gracefully: writes
+// fail at once, but reads first return the messages that already arrived
+// (a last notification sent just before the close, say), then the close.
+// It never waits for more to arrive.
+func (t *dcTransport) closeAfterReads(cause error) bool {
+	return t.close(cause, true)
+}
+
+func (t *dcTransport) close(cause error, drainReads bool) bool {
 	first := false
 	t.once.Do(func() {
+		t.drainReads.Store(drainReads)
 		first = true
 		t.errMu.Lock()
 		t.err = cause

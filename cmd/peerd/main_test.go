@@ -406,6 +406,10 @@ func TestShutdownTellsConnectedPeers(t *testing.T) {
 	require.NoError(t, err)
 	defer closeConn()
 	require.NoError(t, conn.Call(ctx, "demo.add", nil, 1, 2))
+	// The store peer serves a connection as soon as its data channel
+	// opens and counts it once its Accept loop takes it, a moment later;
+	// the notice goes to the connections it counts.
+	require.Eventually(t, func() bool { return td.d.peerCount() == 1 }, 10*time.Second, time.Millisecond)
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
 	require.NoError(t, td.d.shutdown(sctx))
