@@ -324,9 +324,7 @@ func (c *Conn) runInline(t *request) bool {
 		// Requests queued behind this one while it held the last
 		// handler slot: the slot passes to a worker that runs them, so
 		// they neither wait for the next packet nor fall behind it.
-		next := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+		next := c.popQueueLocked()
 		c.live.Add(1)
 		c.smu.Unlock()
 		go c.loop(next)
@@ -418,9 +416,7 @@ func (c *Conn) worker(task *request, p *parking) *request {
 		}
 		c.smu.Lock()
 		if len(c.queue) > 0 {
-			task = c.queue[0]
-			c.queue[0] = nil
-			c.queue = c.queue[1:]
+			task = c.popQueueLocked()
 			c.smu.Unlock()
 			continue
 		}
@@ -465,6 +461,15 @@ func (c *Conn) worker(task *request, p *parking) *request {
 // testHookParking, when set by a test, runs on a worker that has joined the
 // idle list and is about to wait on its channel.
 var testHookParking func(c *Conn, ch chan *request)
+
+// popQueueLocked takes the oldest queued request; c.smu is held and the
+// queue is not empty.
+func (c *Conn) popQueueLocked() *request {
+	r := c.queue[0]
+	c.queue[0] = nil
+	c.queue = c.queue[1:]
+	return r
+}
 
 // leaveIdle removes a parked worker's channel from the idle list; false
 // when a dispatcher already took it.
