@@ -45,8 +45,14 @@ type Conn struct {
 	// the reader role still its own; whoever swaps it to inlineHandedOff
 	// hands the role to another goroutine (see releaseInline).
 	inlineRun atomic.Int32
-	// inlineTimer hands the role off when an inline handler runs long.
-	// Made and armed by the reader only.
+	// inlineSeq counts inline runs; inlineSeen is the run the last tick
+	// found held; inlineArmed is set while a tick is pending. The ticking
+	// inlineTimer (guarded by inlineMu) hands the role off when an inline
+	// handler runs long (see runInline).
+	inlineSeq   atomic.Uint64
+	inlineSeen  atomic.Uint64
+	inlineArmed atomic.Bool
+	inlineMu    sync.Mutex
 	inlineTimer *time.Timer
 
 	// mu guards the pending state below and closed/cause.

@@ -295,30 +295,35 @@ const (
 	inlineHandedOff
 )
 
-// inlineHandoff is how long the reader runs a handler itself before the
-// reader role goes to another goroutine, so that the Conn goes on reading
-// while a handler blocks. A Call on the Conn hands it off at once.
+// inlineHandoff bounds how long the reader runs a handler itself before
+// the reader role goes to another goroutine, so that the Conn goes on
+// reading while a handler blocks. A Call on the Conn hands it off at once.
 const inlineHandoff = 50 * time.Microsecond
+
+// inlineTick is the period of the check behind inlineHandoff: a run still
+// held at two successive ticks is handed off, so after one to two ticks.
+const inlineTick = inlineHandoff / 2
 
 // runInline runs t on the reader, which keeps the reader role unless the
 // handler outlives inlineHandoff or calls the peer through this Conn; then
 // the role goes to a parked worker or a new goroutine. It reports whether
 // this goroutine still holds the role (else it goes on as a worker). The
 // caller counted t as a running worker; a kept role ends that count.
+//
+// Runs are watched by one ticking timer, armed by the first run after an
+// idle tick, rather than a timer set and stopped around every run: those
+// two timer operations cost more than a short handler.
 func (c *Conn) runInline(t *request) bool {
-	if c.inlineTimer == nil {
-		// Made before the role can move, stopped until armed below.
-		c.inlineTimer = time.AfterFunc(time.Hour, c.releaseInline)
-		c.inlineTimer.Stop()
-	}
+	c.inlineSeq.Add(1)
 	c.inlineRun.Store(inlineHeld)
-	c.inlineTimer.Reset(inlineHandoff)
+	if !c.inlineArmed.Load() && c.inlineArmed.CompareAndSwap(false, true) {
+		c.armInlineTick()
+	}
 	c.run(t)
 	if !c.inlineRun.CompareAndSwap(inlineHeld, inlineIdle) {
-		// Handed off meanwhile; the new reader owns the timer now.
+		// Handed off meanwhile: another goroutine reads now.
 		return false
 	}
-	c.inlineTimer.Stop()
 	c.smu.Lock()
 	if len(c.queue) > 0 {
 		// Requests queued behind this one while it held the last
@@ -333,6 +338,38 @@ func (c *Conn) runInline(t *request) bool {
 	c.workers--
 	c.smu.Unlock()
 	return true
+}
+
+// armInlineTick starts the next tick; only the holder of inlineArmed
+// calls it, so the timer is made once and never armed twice.
+func (c *Conn) armInlineTick() {
+	c.inlineMu.Lock()
+	defer c.inlineMu.Unlock()
+	if c.inlineTimer == nil {
+		c.inlineTimer = time.AfterFunc(inlineTick, c.inlineTickFired)
+		return
+	}
+	c.inlineTimer.Reset(inlineTick)
+}
+
+// inlineTickFired hands off a run that was already held at the previous
+// tick and keeps ticking while runs go on; a tick that finds the reader
+// idle disarms.
+func (c *Conn) inlineTickFired() {
+	if c.inlineRun.Load() == inlineHeld {
+		if s := c.inlineSeq.Load(); c.inlineSeen.Swap(s) == s {
+			c.releaseInline()
+		}
+		c.armInlineTick()
+		return
+	}
+	c.inlineSeen.Store(0)
+	c.inlineArmed.Store(false)
+	// A run that began before the store above found the timer armed and
+	// left it alone: arm it for that run.
+	if c.inlineRun.Load() == inlineHeld && c.inlineArmed.CompareAndSwap(false, true) {
+		c.armInlineTick()
+	}
 }
 
 // releaseInline hands the reader role on when the reader is running a
@@ -368,6 +405,11 @@ func (c *Conn) loop(task *request) {
 func (c *Conn) exitLoop() {
 	if c.live.Add(-1) == 0 {
 		c.cancel()
+		c.inlineMu.Lock()
+		if c.inlineTimer != nil {
+			c.inlineTimer.Stop() // no run is left to watch
+		}
+		c.inlineMu.Unlock()
 		close(c.done)
 	}
 }
