@@ -26,9 +26,7 @@ import (
 // it and serves it under /sites/. A screenshot is saved to $PEERD_ARTIFACTS
 // (default: the test's temporary directory, logged).
 func TestWebE2EPublish(t *testing.T) {
-	if browsertest.Path() == "" {
-		t.Skipf("Chromium not found at /usr/bin/chromium or $PEERD_CHROMIUM; install it with: %s", browsertest.InstallHint)
-	}
+	browsertest.Need(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

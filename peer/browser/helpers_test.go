@@ -33,9 +33,7 @@ var shared struct {
 // the test when Chromium is not installed.
 func browser(t testing.TB) *browsertest.Browser {
 	t.Helper()
-	if browsertest.Path() == "" {
-		t.Skipf("Chromium not found at /usr/bin/chromium or $PEERD_CHROMIUM; install it with: %s", browsertest.InstallHint)
-	}
+	browsertest.Need(t)
 	shared.once.Do(func() { shared.browser, shared.err = browsertest.Start() })
 	require.NoError(t, shared.err)
 	return shared.browser

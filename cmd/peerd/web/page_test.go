@@ -166,9 +166,7 @@ func artifactDir(t *testing.T) string {
 // drop a folder onto the drop zone, publish it with the progress bar, see it
 // listed and open it; then choose single files with the file picker.
 func TestPagePublish(t *testing.T) {
-	if browsertest.Path() == "" {
-		t.Skipf("Chromium not found at /usr/bin/chromium or $PEERD_CHROMIUM; install it with: %s", browsertest.InstallHint)
-	}
+	browsertest.Need(t)
 	b := newBackend(t)
 	br, err := browsertest.Start()
 	require.NoError(t, err)

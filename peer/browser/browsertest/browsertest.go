@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
@@ -34,6 +35,25 @@ func Path() string {
 		}
 	}
 	return ""
+}
+
+// RequireEnv names the environment variable that, set to 1, turns a
+// missing Chromium from a skipped browser test into a failed one; CI sets
+// it so that browser tests can never pass by not running.
+const RequireEnv = "PEERD_REQUIRE_BROWSER"
+
+// Need skips t when Chromium is not installed, saying how to install it,
+// or fails it when $PEERD_REQUIRE_BROWSER is 1.
+func Need(t testing.TB) {
+	t.Helper()
+	if Path() != "" {
+		return
+	}
+	msg := "Chromium not found at /usr/bin/chromium or $PEERD_CHROMIUM; install it with: " + InstallHint
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s ($%s=1 requires the browser tests to run)", msg, RequireEnv)
+	}
+	t.Skip(msg)
 }
 
 // Flags are the command-line flags every browser runs with: headless, no

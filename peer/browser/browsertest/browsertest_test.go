@@ -29,9 +29,7 @@ func TestPathFromEnv(t *testing.T) {
 }
 
 func TestEval(t *testing.T) {
-	if Path() == "" {
-		t.Skipf("Chromium not found at /usr/bin/chromium or $PEERD_CHROMIUM; install it with: %s", InstallHint)
-	}
+	Need(t)
 	br, err := Start()
 	require.NoError(t, err)
 	defer br.Close()
