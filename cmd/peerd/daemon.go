@@ -72,12 +72,7 @@ func startDaemon(ctx context.Context, ln net.Listener, cfg daemonConfig) (*daemo
 		baseURL:   "http://" + ln.Addr().String(),
 		peers:     map[*rpc.Conn]struct{}{},
 	}
-	svc := &store.Service{Store: st, Authorize: d.authorize}
-	if d.reg, err = newRegistry(svc, d.started); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := d.reg.Register("peer.auth", d.peerAuth, "token"); err != nil {
+	if d.reg, err = newStoreRegistry(st, d.auth(), d.started); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -122,23 +117,10 @@ func startDaemon(ctx context.Context, ln net.Listener, cfg daemonConfig) (*daemo
 	return d, nil
 }
 
-// authorize vets store calls: with a secret configured, changes need the
-// caller's connection to carry a publisher role.
-func (d *daemon) authorize(ctx context.Context, write bool) error {
-	if !write || len(d.cfg.secret) == 0 {
-		return nil
-	}
-	c := rpc.ConnFromContext(ctx)
-	if c != nil {
-		if role, _ := c.Value(roleKey{}).(signaling.Role); role == signaling.RolePublisher {
-			return nil
-		}
-	}
-	return errors.New("publishing requires a publisher token (--token)")
+// auth is the daemon's store authorization: its secret and room.
+func (d *daemon) auth() storeAuth {
+	return storeAuth{secret: d.cfg.secret, room: d.cfg.room}
 }
-
-// roleKey is the rpc.Conn value holding the caller's signaling role.
-type roleKey struct{}
 
 func (d *daemon) addPeer(c *rpc.Conn) {
 	d.mu.Lock()

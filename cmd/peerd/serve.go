@@ -15,7 +15,7 @@ import (
 
 var serveCommand = &command{
 	name:    "serve",
-	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR]",
+	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR] [--secret SECRET | --token TOKEN]",
 	summary: "run only the store peer, against a signaling server elsewhere",
 	run:     runServe,
 }
@@ -25,6 +25,7 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	data := envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles")
 	httpAddr := envString(fs, "http", "PEERD_HTTP", "", "also serve /sites/NAME/ over HTTP on this address")
 	maxBundle := envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted")
+	secret := envString(fs, "secret", "PEERD_SECRET", "", "the signaling server's secret: when set, publishing and deleting need a publisher token, and the store peer joins with a publisher token it mints unless --token is given")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -41,20 +42,31 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
-	// A token presented with --token admits this peer to the room; whoever
-	// reaches it may publish (the signaling server vets who joins).
-	reg, err := newRegistry(&store.Service{Store: st}, time.Now())
+	// With a secret, callers present their token through peer.auth and only
+	// a publisher token for this room may change the store; without one,
+	// whoever the signaling server lets reach this peer may publish.
+	auth := storeAuth{room: *pf.room}
+	if *secret != "" {
+		auth.secret = []byte(*secret)
+	}
+	reg, err := newStoreRegistry(st, auth, time.Now())
 	if err != nil {
 		return err
 	}
-	if err := reg.Register("peer.auth", func(string) string { return "publisher" }, "token"); err != nil {
-		return err
+	token := *pf.token
+	if token == "" {
+		if token, err = auth.selfToken(); err != nil {
+			return err
+		}
 	}
-	stop, err := listenRoom(env.ctx, *pf.signal, *pf.room, *pf.token, reg, nil)
+	stop, err := listenRoom(env.ctx, *pf.signal, *pf.room, token, reg, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "store peer in room %q via %s, data in %s\n", *pf.room, *pf.signal, *data)
+	if len(auth.secret) > 0 {
+		fmt.Fprintln(env.stdout, "publishing and deleting need a publisher token (--token)")
+	}
 	var srv *http.Server
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/peerd/peerd/signaling"
+)
+
+// watchBuffer is a syncBuffer that wakes waiters on every write.
+type watchBuffer struct {
+	syncBuffer
+	mu      sync.Mutex // guards changed
+	changed chan struct{}
+}
+
+func newWatchBuffer() *watchBuffer {
+	return &watchBuffer{changed: make(chan struct{})}
+}
+
+func (w *watchBuffer) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	w.mu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+	return n, err
+}
+
+// next returns a channel closed by the next write.
+func (w *watchBuffer) next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
+}
+
+// runningCLI is a long-running peerd command (signal, serve, the daemon)
+// started by a test.
+type runningCLI struct {
+	out    *watchBuffer
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// startCLI runs peerd with args until the test ends or stop is called.
+func startCLI(t *testing.T, args ...string) *runningCLI {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningCLI{out: newWatchBuffer(), cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- run(ctx, args, &cliEnv{stdout: r.out, stderr: r.out, stdin: strings.NewReader("")})
+	}()
+	t.Cleanup(func() {
+		if err := r.stop(t); err != nil {
+			t.Errorf("peerd %s: %v\n%s", args[0], err, r.out.String())
+		}
+	})
+	return r
+}
+
+// stop cancels the command, as Ctrl-C does, and returns its error.
+func (r *runningCLI) stop(t *testing.T) error {
+	t.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case r.err = <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("command did not stop:\n%s", r.out.String())
+		}
+	})
+	return r.err
+}
+
+// waitFor waits until the command's output matches re and returns the
+// submatches; it fails the test if the command exits first or takes longer
+// than 30 seconds.
+func (r *runningCLI) waitFor(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		next := r.out.next()
+		if m := re.FindStringSubmatch(r.out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-next:
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("command exited (%v) before printing %s:\n%s", err, re, r.out.String())
+		case <-timeout:
+			t.Fatalf("no %s in the output after 30s:\n%s", re, r.out.String())
+		}
+	}
+}
+
+var (
+	signalReady = regexp.MustCompile(`peerd signaling on ws://(\S+)/ `)
+	serveReady  = regexp.MustCompile(`Ctrl-C stops it`)
+)
+
+// startSignal runs `peerd signal` on a free loopback port and returns its
+// signaling URL.
+func startSignal(t *testing.T, extra ...string) (string, *runningCLI) {
+	t.Helper()
+	sig := startCLI(t, append([]string{"signal", "-addr", "127.0.0.1:0"}, extra...)...)
+	return "ws://" + sig.waitFor(t, signalReady)[1] + "/signal", sig
+}
+
+func TestServeNeedsPublisherTokenWhenSecretIsSet(t *testing.T) {
+	const secret = "serve-secret-for-tests"
+	url, _ := startSignal(t, "-secret", secret)
+	srv := startCLI(t, "serve", "--signal", url, "--secret", secret, "--data", filepath.Join(t.TempDir(), "data"))
+	srv.waitFor(t, serveReady)
+	assert.Contains(t, srv.out.String(), "publishing and deleting need a publisher token")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	writeFiles(t, src, map[string][]byte{"index.html": []byte("x")})
+	sub, err := signaling.NewToken([]byte(secret), "public", signaling.RoleSubscriber, time.Hour)
+	require.NoError(t, err)
+	pub, err := signaling.NewToken([]byte(secret), "public", signaling.RolePublisher, time.Hour)
+	require.NoError(t, err)
+
+	_, _, err = runCLI(ctx, "publish", src, "--name", "site", "--signal", url, "--token", sub)
+	require.ErrorContains(t, err, "publishing and deleting require a publisher token", "a subscriber token may not publish")
+	out, errOut, err := runCLI(ctx, "call", "store.list", "--signal", url, "--token", sub)
+	require.NoError(t, err, "a subscriber may read: %s", errOut)
+	assert.Equal(t, "[]\n", out)
+
+	out, errOut, err = runCLI(ctx, "publish", src, "--name", "site", "--signal", url, "--token", pub)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "published site")
+
+	_, _, err = runCLI(ctx, "call", "store.delete", "site", "--signal", url, "--token", sub)
+	require.ErrorContains(t, err, "publishing and deleting require a publisher token", "a subscriber token may not delete")
+	out, _, err = runCLI(ctx, "call", "store.list", "--signal", url, "--token", sub)
+	require.NoError(t, err)
+	assert.Contains(t, out, `"name": "site"`, "still there")
+
+	_, _, err = runCLI(ctx, "call", "store.delete", "site", "--signal", url, "--token", pub)
+	require.NoError(t, err)
+	out, _, err = runCLI(ctx, "call", "store.list", "--signal", url, "--token", pub)
+	require.NoError(t, err)
+	assert.Equal(t, "[]\n", out)
+}
