@@ -19,21 +19,35 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// The worked example of docs/PROTOCOL.md section 2.
+// The worked example of docs/PROTOCOL.md section 2: the skeleton fits in
+// OPEN, so the binary's only chunk rides in the same message.
 func TestGoldenSmallPacket(t *testing.T) {
 	rt := &recTransport{}
 	c := New(rt)
 	p := Packet{JSON: []byte(`{"a":{"$bin":0}}`), Bins: []Binary{BytesBinary([]byte("hi"))}}
 	require.NoError(t, c.SendPacket(context.Background(), p))
 	msgs := rt.flat()
-	require.Len(t, msgs, 2)
+	require.Len(t, msgs, 1)
 	assert.Equal(t, unhex(t, `01 | 00000001 | 00000001 | 00000010 |
-		7b2261223a7b222462696e223a307d7d`), msgs[0])
-	assert.Equal(t, unhex(t, `03 | 00000001 | 00000000 | 0000000000000002 | 0000000000000000 | 6869`), msgs[1])
+		7b2261223a7b222462696e223a307d7d |
+		03 | 00000001 | 00000000 | 0000000000000002 | 0000000000000000 | 6869`), msgs[0])
 
-	// Each message is a header part followed by data parts.
+	// The message is the OPEN header, the skeleton, the BIN header and the
+	// binary's bytes, each its own part.
+	require.Len(t, rt.msgs[0], 4)
 	assert.Len(t, rt.msgs[0][0], OpenHeaderSize)
-	assert.Len(t, rt.msgs[1][0], BinHeaderSize)
+	assert.Len(t, rt.msgs[0][2], BinHeaderSize)
+
+	// The receiver takes the same packet from the separate OPEN and BIN
+	// messages an older sender (or another implementation) may send.
+	r := New(&recTransport{})
+	_, ok, err := r.handle([][]byte{msgs[0][:OpenHeaderSize+16]})
+	require.NoError(t, err)
+	require.False(t, ok)
+	got, ok, err := r.handle([][]byte{msgs[0][OpenHeaderSize+16:]})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assertSamePacket(t, p, got)
 }
 
 // A 30-byte transport forces a JSON continuation and three binary chunks.
@@ -79,10 +93,10 @@ func TestGoldenEmptyAndNoBinaries(t *testing.T) {
 	require.NoError(t, c.SendPacket(context.Background(), Packet{JSON: []byte(`[]`)}))
 	require.NoError(t, c.SendPacket(context.Background(), Packet{JSON: []byte(`{"$bin":0}`), Bins: []Binary{BytesBinary(nil)}}))
 	msgs := rt.flat()
-	require.Len(t, msgs, 3)
+	require.Len(t, msgs, 2)
 	assert.Equal(t, unhex(t, `01 00000001 00000000 00000002 5b5d`), msgs[0])
-	assert.Equal(t, unhex(t, `01 00000002 00000001 0000000a 7b222462696e223a307d`), msgs[1])
-	assert.Equal(t, unhex(t, `03 00000002 00000000 0000000000000000 0000000000000000`), msgs[2])
+	assert.Equal(t, unhex(t, `01 00000002 00000001 0000000a 7b222462696e223a307d
+		03 00000002 00000000 0000000000000000 0000000000000000`), msgs[1])
 }
 
 func TestHeaderAppenders(t *testing.T) {

@@ -25,6 +25,15 @@ func binMsg(id, idx uint32, total, off uint64, data string) []byte {
 
 const ph = `{"$bin":0}`
 
+// cat joins messages into one: an OPEN and the BIN frame it may carry.
+func cat(msgs ...[]byte) []byte {
+	var out []byte
+	for _, m := range msgs {
+		out = append(out, m...)
+	}
+	return out
+}
+
 // feed writes raw messages into a Channel, then a well-formed packet, and
 // returns the errors reported on the way. The well-formed packet must
 // arrive.
@@ -91,6 +100,15 @@ func TestHostileInput(t *testing.T) {
 		{"too many pending", small, [][]byte{openMsg(1, 1, 10, ph), openMsg(2, 1, 10, ph), openMsg(3, 1, 10, ph), binMsg(1, 0, 1, 0, "x"), binMsg(2, 0, 1, 0, "x")}, []error{ErrTooManyPending}},
 		{"too many pending bytes", small, [][]byte{openMsg(1, 1, 10, ph), binMsg(1, 0, 900, 0, string(make([]byte, 300))), binMsg(1, 0, 900, 300, string(make([]byte, 300)))}, []error{ErrTooManyPending}},
 		{"reopened packet", Options{}, [][]byte{openMsg(1, 1, 10, ph), openMsg(1, 1, 10, ph)}, []error{ErrDuplicatePacket}},
+		{"open with garbage after the skeleton", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), []byte("xyz"))}, []error{ErrLength}},
+		{"open with a truncated bin frame", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(1, 0, 1, 0, "x")[:20])}, []error{ErrLength}},
+		{"open with another packet's bin frame", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(2, 0, 1, 0, "x"))}, []error{ErrLength}},
+		{"open with a bin frame out of range", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(1, 1, 1, 0, "x"))}, []error{ErrOutOfRange}},
+		{"open with a bin frame not at 0", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(1, 0, 4, 2, "ab"))}, []error{ErrOutOfOrder}},
+		{"open with a bin frame longer than total", Options{}, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(1, 0, 1, 0, "ab"))}, []error{ErrLength}},
+		{"open without binaries with a bin frame", Options{}, [][]byte{cat(openMsg(1, 0, 2, "[]"), binMsg(1, 0, 1, 0, "x"))}, []error{ErrLength}},
+		{"open with a bin frame claiming too much", small, [][]byte{cat(openMsg(1, 1, 10, ph), binMsg(1, 0, huge, 0, "x"))}, []error{ErrPacketTooLarge}},
+		{"reopened packet with a bin frame", Options{}, [][]byte{openMsg(1, 1, 10, ph), cat(openMsg(1, 1, 10, ph), binMsg(1, 0, 1, 0, "x"))}, []error{ErrDuplicatePacket}},
 		{"tail of a dropped packet is quiet", Options{}, [][]byte{openMsg(1, 1, 10, ph), binMsg(1, 3, 4, 0, "ab"), binMsg(1, 0, 4, 2, "cd")}, []error{ErrOutOfRange}},
 	}
 	for _, tc := range cases {

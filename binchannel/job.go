@@ -62,11 +62,25 @@ func (c *Channel) buildJob(p Packet, id uint32, max int) (*job, error) {
 	if jsonLen > maxWireLen || int64(len(p.Bins)) > maxWireLen {
 		return nil, ErrPacketTooLarge
 	}
-	// Count messages, parts and header bytes.
+	// The first binary's first chunk rides in the OPEN message when the
+	// whole skeleton fits there and room is left (PROTOCOL.md 2.3): a
+	// packet with one binary no larger than a chunk is one message.
+	firstRoom := -1
+	if len(p.Bins) > 0 && jsonLen <= int64(openRoom) {
+		if r := minInt(c.o.ChunkSize, max-OpenHeaderSize-int(jsonLen)-BinHeaderSize); r > 0 || (r == 0 && p.Bins[0].Len() == 0) {
+			firstRoom = r
+		}
+	}
+	// Count messages, parts and header bytes (upper bounds: a merged first
+	// chunk can add one message to its binary but saves the OPEN's own).
 	total := jsonLen
 	nmsg, nparts, nhdr := int64(1), int64(1), int64(OpenHeaderSize)
 	if jsonLen > 0 {
 		nparts++
+	}
+	if firstRoom >= 0 {
+		nparts += 2
+		nhdr += BinHeaderSize
 	}
 	if rest := jsonLen - int64(openRoom); rest > 0 {
 		k := ceilDiv(rest, int64(jsonRoom))
@@ -133,7 +147,9 @@ func (c *Channel) buildJob(p Packet, id uint32, max int) (*job, error) {
 	if k > 0 {
 		parts = append(parts, js[:k:k])
 	}
-	endMsg()
+	if firstRoom < 0 {
+		endMsg()
+	}
 	for off := k; off < len(js); {
 		k := minInt(len(js)-off, jsonRoom)
 		addHdr(AppendJSONHeader(hdr, id, uint32(off)))
@@ -155,11 +171,13 @@ func (c *Channel) buildJob(p Packet, id uint32, max int) (*job, error) {
 		for _, ch := range b.chunks {
 			for len(ch) > 0 {
 				if room == 0 {
+					room = binRoom
 					if off > 0 {
 						endMsg()
+					} else if i == 0 && firstRoom >= 0 {
+						room = firstRoom // in the OPEN message
 					}
 					addHdr(AppendBinHeader(hdr, id, uint32(i), n, off))
-					room = binRoom
 				}
 				m := minInt(len(ch), room)
 				parts = append(parts, ch[:m:m])

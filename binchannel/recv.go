@@ -76,6 +76,9 @@ func (c *Channel) handle(parts [][]byte) (Packet, bool, error) {
 	}
 	switch h.kind {
 	case KindOpen:
+		if uint64(n) > h.total && h.index > 0 {
+			return c.openWithBinLocked(h, data, n)
+		}
 		return c.openLocked(h, data, n)
 	case KindJSON:
 		return c.jsonLocked(h, data, n)
@@ -131,6 +134,47 @@ func (c *Channel) openLocked(h header, data [][]byte, n int) (Packet, bool, erro
 	}
 	c.pending = append(c.pending, p)
 	return Packet{}, false, err
+}
+
+// openWithBinLocked handles an OPEN message that carries the whole
+// skeleton followed by the packet's first BIN frame (PROTOCOL.md 2.3): it is
+// taken as that OPEN and that BIN in turn. Bytes after the skeleton that are
+// not a BIN frame of the same packet make the OPEN a length mismatch.
+func (c *Channel) openWithBinLocked(h header, data [][]byte, n int) (Packet, bool, error) {
+	skel, rest := splitViews(data, int(h.total))
+	bh, bdata, bn, err := parseHeader(rest)
+	if err != nil || bh.kind != KindBin || bh.id != h.id {
+		return c.openLocked(h, data, n)
+	}
+	if _, _, err := c.openLocked(h, skel, int(h.total)); err != nil {
+		// The packet may still have opened (a reused id); if it was
+		// refused, the BIN below finds it dropped and is ignored.
+		p, ok, berr := c.binLocked(bh, bdata, bn)
+		if berr != nil {
+			err = fmt.Errorf("%w; %w", err, berr)
+		}
+		return p, ok, err
+	}
+	return c.binLocked(bh, bdata, bn)
+}
+
+// splitViews splits views at byte k (within their total) into the views
+// before and after it, without copying bytes. views is reused for the
+// second half.
+func splitViews(views [][]byte, k int) (head, tail [][]byte) {
+	for i, v := range views {
+		if k <= len(v) {
+			head = make([][]byte, 0, i+1)
+			head = append(head, views[:i]...)
+			if k > 0 {
+				head = append(head, v[:k:k])
+			}
+			views[i] = v[k:]
+			return head, views[i:]
+		}
+		k -= len(v)
+	}
+	return views, nil
 }
 
 func (c *Channel) jsonLocked(h header, data [][]byte, n int) (Packet, bool, error) {

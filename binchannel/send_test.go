@@ -85,7 +85,9 @@ func TestReentrantSend(t *testing.T) {
 
 func TestSendFailureResumes(t *testing.T) {
 	boom := errors.New("boom")
-	rt := &recTransport{}
+	// 56 bytes: OPEN (13), skeleton (16) and BIN header (25) leave room
+	// for two bytes of the binary; its third goes in a second message.
+	rt := &recTransport{max: 56}
 	fail := true
 	rt.before = func(_ context.Context, n int) error {
 		if n == 1 && fail {
@@ -100,7 +102,7 @@ func TestSendFailureResumes(t *testing.T) {
 	p2 := Packet{JSON: []byte(`{"b":{"$bin":0}}`), Bins: []Binary{BytesBinary([]byte("two"))}}
 	err := c.SendPacket(ctx, p1)
 	require.ErrorIs(t, err, boom)
-	require.Len(t, rt.flat(), 1, "the OPEN went out, the chunk failed")
+	require.Len(t, rt.flat(), 1, "the OPEN went out, the last chunk failed")
 
 	require.NoError(t, c.SendPacket(ctx, p2))
 	msgs := rt.flat()
@@ -150,7 +152,7 @@ func TestResetDropsQueuedOutput(t *testing.T) {
 	}
 	c := New(rt)
 	ctx := context.Background()
-	require.ErrorIs(t, c.SendPacket(ctx, bigPacket('a', 3)), boom)
+	require.ErrorIs(t, c.SendPacket(ctx, bigPacket('a', 3*DefaultChunkSize)), boom)
 	c.Reset()
 	require.NoError(t, c.SendPacket(ctx, Packet{JSON: []byte(`2`)}))
 	msgs := rt.flat()

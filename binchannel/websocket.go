@@ -204,7 +204,8 @@ func readUpTo(r io.Reader, b []byte) (int, error) {
 
 // sizeGuess estimates a message's length from its header: a binary chunk
 // holds at most what remains of its binary and, in a stream, as much as the
-// last full chunk; an OPEN holds at most its skeleton.
+// last full chunk; an OPEN holds at most its skeleton and, when the packet
+// has binaries, a first chunk.
 func (w *wsTransport) sizeGuess(h []byte) int {
 	guess := w.o.MaxMessageSize
 	if len(h) == BinHeaderSize && h[0] == KindBin {
@@ -217,8 +218,16 @@ func (w *wsTransport) sizeGuess(h []byte) int {
 			guess = min(guess, w.chunkLen)
 		}
 	} else if len(h) >= OpenHeaderSize && h[0] == KindOpen {
-		if js := binary.BigEndian.Uint32(h[9:13]); uint64(js) < uint64(guess) {
-			guess = int(js) + OpenHeaderSize
+		n := uint64(binary.BigEndian.Uint32(h[9:13])) + OpenHeaderSize
+		if binary.BigEndian.Uint32(h[5:9]) > 0 {
+			// The first binary's first chunk may follow the skeleton.
+			n += BinHeaderSize + uint64(guess)
+			if w.chunkLen > 0 {
+				n = n - uint64(guess) + uint64(w.chunkLen)
+			}
+		}
+		if n < uint64(guess) {
+			guess = int(n)
 		}
 	}
 	return min(max(guess, len(h)), w.o.MaxMessageSize)

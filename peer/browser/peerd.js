@@ -283,18 +283,35 @@ export class BinChannel {
     const id = this._id;
 
     let k = Math.min(js.length, openRoom);
-    let m = this._buf(OPEN_HDR + k);
-    let dv = new DataView(m.buffer);
+    // When the whole skeleton fits, the first binary's first chunk rides in
+    // the OPEN message (PROTOCOL.md 2.3).
+    let first = -1;
+    if (srcs.length > 0 && k === js.length) {
+      const r = Math.min(cs, max - OPEN_HDR - k - BIN_HDR);
+      if (r > 0 || (r === 0 && srcs[0].size === 0)) first = Math.min(r, srcs[0].size);
+    }
+    let m = this._buf(OPEN_HDR + k + (first >= 0 ? BIN_HDR + first : 0));
+    let dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
     dv.setUint8(0, KIND_OPEN);
     dv.setUint32(1, id);
     dv.setUint32(5, srcs.length);
     dv.setUint32(9, js.length);
     m.set(js.subarray(0, k), OPEN_HDR);
+    if (first >= 0) {
+      const at = OPEN_HDR + k;
+      dv.setUint8(at, KIND_BIN);
+      dv.setUint32(at + 1, id);
+      dv.setUint32(at + 5, 0);
+      putU64(dv, at + 9, srcs[0].size);
+      putU64(dv, at + 17, 0);
+      const w = fill(srcs[0], 0, m, at + BIN_HDR, first);
+      if (w) await w;
+    }
     await this.t.send(m);
     for (let off = k; off < js.length; off += k) {
       k = Math.min(js.length - off, jsonRoom);
       m = this._buf(JSON_HDR + k);
-      dv = new DataView(m.buffer);
+      dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
       dv.setUint8(0, KIND_JSON);
       dv.setUint32(1, id);
       dv.setUint32(5, off);
@@ -304,11 +321,15 @@ export class BinChannel {
     for (let i = 0; i < srcs.length; i++) {
       const src = srcs[i];
       let off = 0;
+      if (i === 0 && first >= 0) {
+        if (first === src.size) continue; // all of it went with the OPEN
+        off = first;
+      }
       do {
         if (this.closed) throw new ClosedError(this._reason());
         k = Math.min(src.size - off, binRoom);
         m = this._buf(BIN_HDR + k);
-        dv = new DataView(m.buffer);
+        dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
         dv.setUint8(0, KIND_BIN);
         dv.setUint32(1, id);
         dv.setUint32(5, i);
@@ -372,7 +393,15 @@ export class BinChannel {
       const nbins = dv.getUint32(5);
       const jsonLen = dv.getUint32(9);
       if (jsonLen > o.maxPacketSize) return this._drop(id, `skeleton of ${jsonLen} bytes over the limit`);
-      if (data.length > jsonLen) return this._drop(id, "skeleton longer than declared");
+      if (data.length > jsonLen) {
+        // Past a complete skeleton, only the packet's first BIN frame may follow.
+        const rest = data.subarray(jsonLen);
+        if (nbins === 0 || rest.length < BIN_HDR || rest[0] !== KIND_BIN || dv.getUint32(need + jsonLen + 1) !== id) {
+          return this._drop(id, "skeleton longer than declared");
+        }
+        this._receive(msg.subarray(0, need + jsonLen));
+        return this._receive(rest);
+      }
       if (nbins === 0 && data.length === jsonLen) return this._deliver(id, [data], jsonLen, []);
       const cost = need + data.length;
       if (this._pending.size >= o.maxPendingPackets || this._pendingBytes + cost > o.maxPendingBytes) {

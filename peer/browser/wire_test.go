@@ -165,6 +165,11 @@ func TestWireHostile(t *testing.T) {
 		"0100000068" + "00000000" + "00000004" + "7b7d" + // skeleton continued at the wrong offset
 			"|" + "0200000068" + "00000003" + "7b7d",
 		"0100000069" + "00000000" + "00000001" + "7b7d", // more skeleton than declared
+		"010000006a" + "00000001" + "00000002" + "7b7d" + "78797a", // a binary packet's skeleton, then bytes that are no BIN frame
+		"010000006b" + "00000001" + "00000002" + "7b7d" + // a BIN frame of another packet after the skeleton
+			"030000006c" + "00000000" + "0000000000000001" + "0000000000000000" + "00",
+		"010000006d" + "00000001" + "00000002" + "7b7d" + // a BIN frame with more bytes than its total
+			"030000006d" + "00000000" + "0000000000000001" + "0000000000000000" + "0000",
 	}
 	var res struct {
 		Got []struct {
@@ -211,7 +216,8 @@ return { got: window.got, errs: window.errs };
 `, &res))
 	require.Len(t, res.Got, 1, "%v", res.Errs)
 	assert.Equal(t, hex.EncodeToString(data), res.Got[0].Bins[0])
-	assert.Equal(t, len(msgs)-1, res.Got[0].Chunks[0])
+	// Every message carries a chunk: the first rides in the OPEN message.
+	assert.Equal(t, len(msgs), res.Got[0].Chunks[0])
 }
 
 // TestRPCHostile feeds the page's RpcConn hostile envelopes through a fake
