@@ -164,7 +164,7 @@ func TestWireHostile(t *testing.T) {
 			"|" + "0300000067" + "00000001" + "0000000000000001" + "0000000000000000" + "00",
 		"0100000068" + "00000000" + "00000004" + "7b7d" + // skeleton continued at the wrong offset
 			"|" + "0200000068" + "00000003" + "7b7d",
-		"0100000069" + "00000000" + "00000001" + "7b7d", // more skeleton than declared
+		"0100000069" + "00000000" + "00000001" + "7b7d",            // more skeleton than declared
 		"010000006a" + "00000001" + "00000002" + "7b7d" + "78797a", // a binary packet's skeleton, then bytes that are no BIN frame
 		"010000006b" + "00000001" + "00000002" + "7b7d" + // a BIN frame of another packet after the skeleton
 			"030000006c" + "00000000" + "0000000000000001" + "0000000000000000" + "00",
