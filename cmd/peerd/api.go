@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"time"
@@ -21,8 +22,9 @@ const maxCountdown = 100
 
 // newRegistry builds the rpc methods the store peer exposes: the bundle
 // store under "store.", a few demonstration functions under "demo." and
-// "sys.info".
-func newRegistry(svc *store.Service, started time.Time) (*rpc.Registry, error) {
+// "sys.info". httpBase is the base URL under which the peer's HTTP server
+// serves /sites/NAME/ ("" when it serves none), reported by sys.info.
+func newRegistry(svc *store.Service, started time.Time, httpBase string) (*rpc.Registry, error) {
 	reg := rpc.NewRegistry()
 	methods := []struct {
 		name   string
@@ -41,7 +43,7 @@ func newRegistry(svc *store.Service, started time.Time) (*rpc.Registry, error) {
 		{"demo.add", demoAdd, []string{"a", "b"}},
 		{"demo.echo", demoEcho, []string{"value"}},
 		{"demo.countdown", demoCountdown, []string{"n", "progress"}},
-		{"sys.info", func() sysInfo { return newSysInfo(started) }, nil},
+		{"sys.info", func() sysInfo { return newSysInfo(started, httpBase) }, nil},
 	}
 	for _, m := range methods {
 		if err := reg.Register(m.name, m.fn, m.params...); err != nil {
@@ -81,10 +83,28 @@ type sysInfo struct {
 	Cores   int     `json:"cores"`
 	Host    string  `json:"host"`
 	Uptime  float64 `json:"uptime_seconds"`
+	// HTTP is the base URL of the HTTP server that serves published
+	// bundles at HTTP/sites/NAME/; empty when the peer serves none.
+	HTTP string `json:"http,omitempty"`
 }
 
-func newSysInfo(started time.Time) sysInfo {
+func newSysInfo(started time.Time, httpBase string) sysInfo {
 	host, _ := os.Hostname()
 	return sysInfo{Version: version, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		Cores: runtime.NumCPU(), Host: host, Uptime: time.Since(started).Seconds()}
+		Cores: runtime.NumCPU(), Host: host, Uptime: time.Since(started).Seconds(), HTTP: httpBase}
+}
+
+// advertisedBase is the HTTP base URL a store peer reports for its HTTP
+// listener at addr: http://HOST:PORT, with the machine's host name in place
+// of an unspecified address (0.0.0.0, ::), which no other machine can dial.
+func advertisedBase(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return "http://" + addr.String()
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port))
 }

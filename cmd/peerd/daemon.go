@@ -72,7 +72,7 @@ func startDaemon(ctx context.Context, ln net.Listener, cfg daemonConfig) (*daemo
 		baseURL:   "http://" + ln.Addr().String(),
 		peers:     map[*rpc.Conn]struct{}{},
 	}
-	if d.reg, err = newStoreRegistry(st, d.auth(), d.started); err != nil {
+	if d.reg, err = newStoreRegistry(st, d.auth(), d.started, advertisedBase(ln.Addr())); err != nil {
 		st.Close()
 		return nil, err
 	}

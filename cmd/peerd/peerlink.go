@@ -40,20 +40,6 @@ func isLoopbackURL(u string) bool {
 	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
 }
 
-// httpBase turns a signaling URL (ws://host:port/signal) into the daemon's
-// HTTP base URL (http://host:port).
-func httpBase(signalURL string) string {
-	p, err := url.Parse(signalURL)
-	if err != nil {
-		return signalURL
-	}
-	scheme := "http"
-	if p.Scheme == "wss" {
-		scheme = "https"
-	}
-	return scheme + "://" + p.Host
-}
-
 // dialRoom connects to the serving peer of room (the first publisher there)
 // over a data channel and returns its rpc connection and a function that
 // closes it, draining what was queued.

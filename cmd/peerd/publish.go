@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/peerd/peerd/cmd/peerd/store"
@@ -86,7 +87,11 @@ func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	el := time.Since(start)
 	fmt.Fprintf(env.stdout, "uploaded %s in %s (%.1f MB/s)\n", humanSize(size), el.Round(time.Millisecond), float64(size)/el.Seconds()/1e6)
 	fmt.Fprintf(env.stdout, "published %s (%s, %s unpacked)\n", res.Name, plural(res.Files, "file"), humanSize(res.Unpacked))
-	fmt.Fprintf(env.stdout, "served at %s/sites/%s/\n", httpBase(*pf.signal), res.Name)
+	// The store peer knows where, if anywhere, it serves bundles over HTTP.
+	var si sysInfo
+	if err := conn.Call(env.ctx, "sys.info", &si); err == nil && si.HTTP != "" {
+		fmt.Fprintf(env.stdout, "served at %s/sites/%s/\n", strings.TrimSuffix(si.HTTP, "/"), res.Name)
+	}
 	return nil
 }
 

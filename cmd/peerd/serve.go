@@ -42,6 +42,22 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	defer st.Close()
+	// The HTTP listener comes first: the store peer reports its address
+	// (sys.info), so that publishers print where their bundle is served.
+	var srv *http.Server
+	var ln net.Listener
+	base := ""
+	if *httpAddr != "" {
+		if ln, err = net.Listen("tcp", *httpAddr); err != nil {
+			return err
+		}
+		base = advertisedBase(ln.Addr())
+		d := &daemon{store: st}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /sites/{name}", d.handleSite)
+		mux.HandleFunc("GET /sites/{name}/{rest...}", d.handleSite)
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	// With a secret, callers present their token through peer.auth and only
 	// a publisher token for this room may change the store; without one,
 	// whoever the signaling server lets reach this peer may publish.
@@ -49,38 +65,33 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if *secret != "" {
 		auth.secret = []byte(*secret)
 	}
-	reg, err := newStoreRegistry(st, auth, time.Now())
-	if err != nil {
-		return err
-	}
 	token := *pf.token
 	if token == "" {
 		if token, err = auth.selfToken(); err != nil {
-			return err
+			return closeListener(ln, err)
 		}
+	}
+	reg, err := newStoreRegistry(st, auth, time.Now(), base)
+	if err != nil {
+		return closeListener(ln, err)
 	}
 	stop, err := listenRoom(env.ctx, *pf.signal, *pf.room, token, reg, nil)
 	if err != nil {
-		return err
+		return closeListener(ln, err)
 	}
 	fmt.Fprintf(env.stdout, "store peer in room %q via %s, data in %s\n", *pf.room, *pf.signal, *data)
 	if len(auth.secret) > 0 {
 		fmt.Fprintln(env.stdout, "publishing and deleting need a publisher token (--token)")
 	}
-	var srv *http.Server
-	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
-		if err != nil {
-			stop(context.Background())
-			return err
-		}
-		d := &daemon{store: st}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /sites/{name}", d.handleSite)
-		mux.HandleFunc("GET /sites/{name}/{rest...}", d.handleSite)
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		fmt.Fprintf(env.stdout, "sites at http://%s/sites/NAME/\n", ln.Addr())
+	served := make(chan struct{})
+	if srv != nil {
+		go func() {
+			defer close(served)
+			_ = srv.Serve(ln)
+		}()
+		fmt.Fprintf(env.stdout, "sites at %s/sites/NAME/\n", base)
+	} else {
+		close(served)
 	}
 	fmt.Fprintln(env.stdout, "Ctrl-C stops it")
 	<-env.ctx.Done()
@@ -88,7 +99,18 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	defer cancel()
 	err = stop(ctx)
 	if srv != nil {
-		err = errors.Join(err, srv.Shutdown(ctx))
+		if serr := srv.Shutdown(ctx); serr != nil {
+			err = errors.Join(err, serr, srv.Close())
+		}
+	}
+	<-served
+	return err
+}
+
+// closeListener closes ln, if any, and returns err.
+func closeListener(ln net.Listener, err error) error {
+	if ln != nil {
+		ln.Close()
 	}
 	return err
 }

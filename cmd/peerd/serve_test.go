@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -154,4 +156,44 @@ func TestServeNeedsPublisherTokenWhenSecretIsSet(t *testing.T) {
 	out, _, err = runCLI(ctx, "call", "store.list", "--signal", url, "--token", pub)
 	require.NoError(t, err)
 	assert.Equal(t, "[]\n", out)
+}
+
+var serveSites = regexp.MustCompile(`sites at (http://\S+)/sites/NAME/`)
+
+func TestPublishPrintsWhereTheStorePeerServes(t *testing.T) {
+	url, _ := startSignal(t)
+	// One store peer without HTTP, one with, in two rooms.
+	bare := startCLI(t, "serve", "--signal", url, "--room", "bare", "--data", filepath.Join(t.TempDir(), "bare"))
+	bare.waitFor(t, serveReady)
+	web := startCLI(t, "serve", "--signal", url, "--room", "web", "--data", filepath.Join(t.TempDir(), "web"), "--http", "127.0.0.1:0")
+	base := web.waitFor(t, serveSites)[1]
+	web.waitFor(t, serveReady)
+	sigHost := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/signal")
+	require.NotEqual(t, "http://"+sigHost, base, "the HTTP server is not the signaling server")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	writeFiles(t, src, map[string][]byte{"index.html": []byte("<p>served</p>")})
+
+	out, errOut, err := runCLI(ctx, "publish", src, "--name", "site", "--signal", url, "--room", "bare")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "published site")
+	assert.NotContains(t, out, "served at", "a store peer without HTTP serves no URL")
+
+	out, errOut, err = runCLI(ctx, "publish", src, "--name", "site", "--signal", url, "--room", "web")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "served at "+base+"/sites/site/\n")
+	code, body := httpGet(t, base+"/sites/site/")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "<p>served</p>", body)
+}
+
+func TestAdvertisedBase(t *testing.T) {
+	assert.Equal(t, "http://127.0.0.1:8080", advertisedBase(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}))
+	assert.Equal(t, "http://[::1]:9", advertisedBase(&net.TCPAddr{IP: net.IPv6loopback, Port: 9}))
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.Equal(t, "http://"+net.JoinHostPort(host, "8080"), advertisedBase(&net.TCPAddr{IP: net.IPv4zero, Port: 8080}))
+	assert.Equal(t, "http://"+net.JoinHostPort(host, "8080"), advertisedBase(&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}))
 }

@@ -104,8 +104,8 @@ func (a storeAuth) selfToken() (string, error) {
 
 // newStoreRegistry builds a store peer's rpc methods (see newRegistry) with
 // the store's changes vetted by auth and peer.auth to present a token.
-func newStoreRegistry(st *store.Store, auth storeAuth, started time.Time) (*rpc.Registry, error) {
-	reg, err := newRegistry(&store.Service{Store: st, Authorize: auth.authorize}, started)
+func newStoreRegistry(st *store.Store, auth storeAuth, started time.Time, httpBase string) (*rpc.Registry, error) {
+	reg, err := newRegistry(&store.Service{Store: st, Authorize: auth.authorize}, started, httpBase)
 	if err != nil {
 		return nil, err
 	}
