@@ -20,7 +20,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return runChild(ctx, job, os.Stdin, stdout)
+		return runChildJob(ctx, job, os.Stdin, stdout)
 	}
 	if job, ok, err := idleChildJob(); ok {
 		if err != nil {
@@ -42,13 +42,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reps := fs.Int("reps", 0, "repetitions per figure (default 5, quick 3)")
 	bytesFlag := fs.String("bytes", "", "bytes moved per throughput measurement (default 64MiB, quick 4MiB)")
 	rtts := fs.Int("roundtrips", 0, "round trips per latency measurement (default 2000, quick 300)")
-	memBytes := fs.String("memory-bytes", "", "bytes moved by the memory suite (default 1GiB, quick 32MiB)")
+	memBytes := fs.String("memory-bytes", "", "bytes moved by each repetition of the memory suite (default 1GiB, quick 32MiB)")
 	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 32MiB)")
 	peerdBin := fs.String("peerd", "", "peerd program for the publish suite (default: build it with go build)")
 	sigConns := fs.Int("signaling-conns", 0, "idle connections the signaling suite holds (default 5000, quick 500)")
 	sigRooms := fs.Int("signaling-rooms", 0, "rooms of the signaling relay measurement (default 500, quick 100)")
 	relayN := fs.Int("relay-signals", 0, "signals per relay measurement, paced at 1000/s (default 3000, quick 500)")
-	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size (default 2m, quick 20s)")
+	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size; on each repetition of the memory suite (default 2m, quick 20s)")
 	out := fs.String("out", "bench-out", "directory for results.json, results.txt and charts")
 	total := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {

@@ -27,7 +27,6 @@ func init() {
 		LatencyCase{Name: "rpc pipe", Baseline: "net/rpc pipe", Setup: setupRPCPipe},
 		LatencyCase{Name: "rpc websocket", Baseline: "websocket ping-pong", Setup: setupRPCWebSocket},
 	)
-	memoryCases = append(memoryCases, "binchannel pipe")
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["binchannel chunk size"] = "200000 (default)"
 		c["binchannel websocket max message"] = sizeName(wsMaxMessage)

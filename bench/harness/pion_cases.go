@@ -14,7 +14,8 @@ import (
 
 // The Pion cases connect two peers inside this process with peer.Pair over
 // loopback UDP. Both peers share the process, so CPU figures count the
-// sending and the receiving side together.
+// sending and the receiving side together. (The twoproc and memory suites
+// put them in processes of their own.)
 
 // rpcWindow is how many rpc calls the "rpc pion" throughput case keeps in
 // flight.
@@ -35,10 +36,9 @@ func init() {
 		LatencyCase{Name: "pion ping-pong", Setup: setupPionPing},
 		LatencyCase{Name: "rpc pion", Baseline: "pion ping-pong", Setup: setupRPCPion},
 	)
-	memoryCases = append([]string{"binchannel pion"}, memoryCases...)
 	cpuCases = append(cpuCases, "pion raw default", "pion raw tuned", "binchannel pion")
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
-		c["pion"] = "both peers in one process (peer.Pair), loopback UDP4 only, mDNS off; CPU counts both sides"
+		c["pion"] = "throughput, latency and cpu suites: both peers in one process (peer.Pair), loopback UDP4 only, mDNS off; CPU counts both sides"
 		c["pion raw default"] = "Pion's SettingEngine untouched (system UDP buffers), OnMessage receive, " +
 			"flow control as in Pion's example: watermarks 1MiB/512KiB"
 		c["pion tuned (raw, binchannel, rpc)"] = fmt.Sprintf("peerd defaults: UDP buffers %s requested, watermarks %s/%s, detached receive",

@@ -45,7 +45,8 @@ func TestPionAndSignalingSuitesSmoke(t *testing.T) {
 		"throughput|pion raw default|throughput", "throughput|pion raw tuned|throughput",
 		"throughput|binchannel pion|throughput", "throughput|rpc pion|throughput",
 		"latency|pion ping-pong|p50", "latency|rpc pion|p99",
-		"memory|binchannel pion|peak heap", "cpu|binchannel pion|cpu",
+		"memory|binchannel pion (two processes)|peak heap sender", "memory|binchannel pion (two processes)|peak RSS receiver",
+		"cpu|binchannel pion|cpu",
 		"twoproc|pion raw default|throughput", "twoproc|pion raw tuned|cpu", "twoproc|binchannel pion tuned|throughput",
 		"signaling|signaling idle|heap/conn", "signaling|signaling relay|p99", "signaling|websocket relay|p50",
 	} {

@@ -27,22 +27,44 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, k := range keys {
 		fmt.Fprintf(w, "condition: %s = %s\n", k, r.Conditions[k])
 	}
-	fmt.Fprintf(w, "repetitions: %d per figure (median, min, max); ratios compare medians measured in this run\n\n", r.Config.Reps)
+	fmt.Fprintf(w, "%s; ratios compare medians measured in this run\n\n", r.repetitions())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "suite\tcase\tparam\tmetric\tmedian\tmin\tmax\tunit\tratio\tbaseline\t")
+	fmt.Fprintln(tw, "suite\tcase\tparam\tmetric\tn\tmedian\tmin\tmax\tunit\tratio\tbaseline\t")
 	for _, res := range r.Results {
 		if res.Err != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t\t\t\terror: %s\n", res.Suite, res.Case, res.Param, res.Metric, res.Err)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t\t\t\t\terror: %s\n", res.Suite, res.Case, res.Param, res.Metric, res.Err)
 			continue
 		}
 		ratio := ""
 		if res.Ratio != 0 {
 			ratio = fmt.Sprintf("%.2f×", res.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res.Suite, res.Case, res.Param, res.Metric,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res.Suite, res.Case, res.Param, res.Metric, res.Stat.N,
 			num(res.Stat.Median), num(res.Stat.Min), num(res.Stat.Max), res.Unit, ratio, res.Baseline)
 	}
 	return tw.Flush()
+}
+
+// repetitions describes how many repetitions the figures hold: the
+// configured count, and every suite and case whose figures hold another.
+func (r *Report) repetitions() string {
+	var except []string
+	seen := map[string]bool{}
+	for _, res := range r.Results {
+		if res.Err != "" || res.Stat.N == r.Config.Reps {
+			continue
+		}
+		e := fmt.Sprintf("%s %s: %d", res.Suite, res.Case, res.Stat.N)
+		if !seen[e] {
+			seen[e] = true
+			except = append(except, e)
+		}
+	}
+	s := fmt.Sprintf("repetitions: %d per figure (median, min, max)", r.Config.Reps)
+	if len(except) > 0 {
+		s += ", except " + strings.Join(except, ", ") + " (column n)"
+	}
+	return s
 }
 
 func orDash(s string) string {

@@ -29,7 +29,8 @@ type Config struct {
 	// RoundTrips is the number of round trips in one latency measurement.
 	// Default 2000.
 	RoundTrips int
-	// MemoryBytes is how much the memory suite moves. Default 1 GiB.
+	// MemoryBytes is how much each repetition of the memory suite moves.
+	// Default 1 GiB.
 	MemoryBytes int64
 	// PublishBytes is the size of the file the publish suite publishes
 	// through the real peerd program. Default 1 GiB.

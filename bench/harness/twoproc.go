@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerd/peerd/binchannel"
@@ -60,12 +61,27 @@ func init() {
 
 // twoprocJob is what the receiving process is told.
 type twoprocJob struct {
-	URL     string        `json:"url"`
-	Room    string        `json:"room"`
-	Config  string        `json:"config"`
-	Total   int64         `json:"total"`
+	// Role is what the child does: receive (the default), send, or pipe
+	// (both ends of binchannel over the in-memory pipe in the child).
+	Role   string `json:"role,omitempty"`
+	URL    string `json:"url"`
+	Room   string `json:"room"`
+	Config string `json:"config"`
+	Total  int64  `json:"total"`
+	// Size is the payload size of the send and pipe roles.
+	Size    int           `json:"size,omitempty"`
 	Timeout time.Duration `json:"timeout"`
+	// Memory asks the child to follow its peak heap and, after stdin
+	// closes, print "MEM <peak RSS> <peak heap>" in bytes.
+	Memory bool `json:"memory,omitempty"`
 }
+
+// The roles of a twoproc child.
+const (
+	roleReceive = ""
+	roleSend    = "send"
+	rolePipe    = "pipe"
+)
 
 func (j twoprocJob) config() (twoprocConfig, bool) {
 	i := slices.IndexFunc(twoprocConfigs, func(c twoprocConfig) bool { return c.name == j.Config })
@@ -170,60 +186,17 @@ func runTwoproc(ctx context.Context, cfg Config, rep *Report) error {
 // until the receiver has every byte, and the CPU time both processes spent
 // over it.
 func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJob, size int) (wall, cpu time.Duration, err error) {
-	js, err := json.Marshal(job)
+	rcv, err := startChild(ctx, exe, job)
 	if err != nil {
-		return 0, 0, err
-	}
-	cmd := exec.CommandContext(ctx, exe, childArgs...)
-	cmd.Env = append(os.Environ(), twoprocEnv+"="+string(js))
-	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4 << 10}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return 0, 0, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := cmd.Start(); err != nil {
 		return 0, 0, err
 	}
 	defer func() {
-		_ = stdin.Close()
-		if werr := cmd.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("receiver: %w: %s", werr, strings.TrimSpace(stderr.String()))
+		if ferr := rcv.finish(); ferr != nil && err == nil {
+			err = fmt.Errorf("receiver: %w", ferr)
 		}
 	}()
-	lines := make(chan string, 4)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	next := func() (string, error) {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return "", fmt.Errorf("receiver ended early: %s", strings.TrimSpace(stderr.String()))
-			}
-			return l, nil
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
-	// Lines before READY (anything the program prints on start) are
-	// skipped.
-	for {
-		l, err := next()
-		if err != nil {
-			return 0, 0, fmt.Errorf("receiver not ready: %w", err)
-		}
-		if l == "READY" {
-			break
-		}
+	if _, err := rcv.expect(ctx, "READY"); err != nil {
+		return 0, 0, fmt.Errorf("receiver not ready: %w", err)
 	}
 	o := c.opts
 	o.Network = peer.NetworkLoopback
@@ -232,52 +205,132 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 		return 0, 0, err
 	}
 	defer closePion(conn)
-	tr := conn.Transport()
-	var send func(ctx context.Context) error
+	send, closeSend := twoprocSender(conn.Transport(), c, size, job.Total)
+	defer closeSend()
+	c0, t0 := processCPU(), time.Now()
+	if err := send(ctx); err != nil {
+		return 0, 0, err
+	}
+	ns, err := rcv.expect(ctx, "DONE ")
+	wall, cpu = time.Since(t0), processCPU()-c0
+	if err != nil {
+		return 0, 0, err
+	}
+	childCPU, perr := strconv.ParseInt(ns, 10, 64)
+	if perr != nil {
+		return 0, 0, fmt.Errorf("receiver said %q", "DONE "+ns)
+	}
+	return wall, cpu + time.Duration(childCPU), nil
+}
+
+// twoprocSender returns a function that sends total bytes over tr in
+// size-byte payloads as configuration c does (binchannel packets or raw
+// writes), and a function that releases what it set up.
+func twoprocSender(tr binchannel.Transport, c twoprocConfig, size int, total int64) (send func(ctx context.Context) error, release func()) {
 	if c.bin {
 		ch := binchannel.NewWithOptions(tr, binchannel.Options{ChunkSize: tr.MaxMessageSize()})
-		defer ch.Close()
 		buf := make([]byte, size)
 		pkt := binchannel.Packet{JSON: binSkeleton, Bins: []binchannel.Binary{binchannel.BytesBinary(buf)}}
-		send = func(ctx context.Context) error {
-			for sent := int64(0); sent < job.Total; sent += int64(size) {
+		return func(ctx context.Context) error {
+			for sent := int64(0); sent < total; sent += int64(size) {
 				if err := ch.SendPacket(ctx, pkt); err != nil {
 					return err
 				}
 			}
 			return nil
-		}
-	} else {
-		msg := make([]byte, min(size, tr.MaxMessageSize()))
-		send = func(ctx context.Context) error {
-			for sent := int64(0); sent < job.Total; sent += int64(size) {
-				for left := size; left > 0; left -= len(msg) {
-					if err := tr.WriteMessage(ctx, msg[:min(left, len(msg))]); err != nil {
-						return err
-					}
+		}, func() { _ = ch.Close() }
+	}
+	msg := make([]byte, min(size, tr.MaxMessageSize()))
+	return func(ctx context.Context) error {
+		for sent := int64(0); sent < total; sent += int64(size) {
+			for left := size; left > 0; left -= len(msg) {
+				if err := tr.WriteMessage(ctx, msg[:min(left, len(msg))]); err != nil {
+					return err
 				}
 			}
-			return nil
+		}
+		return nil
+	}, func() {}
+}
+
+// childProc is the bench program started again with a twoprocJob. It
+// speaks in lines on stdout and ends when its stdin closes.
+type childProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	stderr *tailBuffer
+}
+
+// startChild starts exe (with childArgs) as a child running job; the child
+// is killed when ctx is done.
+func startChild(ctx context.Context, exe string, job twoprocJob) (*childProc, error) {
+	js, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, childArgs...)
+	cmd.Env = append(os.Environ(), twoprocEnv+"="+string(js))
+	p := &childProc{cmd: cmd, lines: make(chan string, 8), stderr: &tailBuffer{n: 4 << 10}}
+	cmd.Stderr = p.stderr
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	return p, nil
+}
+
+// expect skips lines until one starting with prefix and returns the rest
+// of it. Lines the program prints on its own (peerd bench re-executes
+// peerd) are skipped this way.
+func (p *childProc) expect(ctx context.Context, prefix string) (string, error) {
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				return "", p.endedEarly()
+			}
+			if rest, found := strings.CutPrefix(l, prefix); found {
+				return rest, nil
+			}
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
-	c0, t0 := processCPU(), time.Now()
-	if err := send(ctx); err != nil {
-		return 0, 0, err
+}
+
+func (p *childProc) endedEarly() error {
+	return fmt.Errorf("child ended early: %s", strings.TrimSpace(p.stderr.String()))
+}
+
+// closeStdin tells the child to end.
+func (p *childProc) closeStdin() { _ = p.stdin.Close() }
+
+// finish closes the child's stdin, which tells it to end, and waits for
+// it.
+func (p *childProc) finish() error {
+	p.closeStdin()
+	err := p.cmd.Wait()
+	for range p.lines {
+		// Wait closed stdout: the reading goroutine ends.
 	}
-	var l string
-	for err == nil && !strings.HasPrefix(l, "DONE ") {
-		l, err = next()
-	}
-	wall, cpu = time.Since(t0), processCPU()-c0
 	if err != nil {
-		return 0, 0, err
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(p.stderr.String()))
 	}
-	ns, ok := strings.CutPrefix(l, "DONE ")
-	childCPU, perr := strconv.ParseInt(ns, 10, 64)
-	if !ok || perr != nil {
-		return 0, 0, fmt.Errorf("receiver said %q", l)
-	}
-	return wall, cpu + time.Duration(childCPU), nil
+	return nil
 }
 
 // childJob returns the receiver's job when this program was started as one.
@@ -288,21 +341,61 @@ func childJob() (twoprocJob, bool, error) {
 	}
 	var j twoprocJob
 	if err := json.Unmarshal([]byte(v), &j); err != nil {
-		return j, true, fmt.Errorf("twoproc receiver: bad job: %w", err)
+		return j, true, fmt.Errorf("twoproc child: bad job: %w", err)
 	}
-	if _, ok := j.config(); !ok || j.Total <= 0 || j.Timeout <= 0 {
-		return j, true, fmt.Errorf("twoproc receiver: bad job %q", v)
+	_, known := j.config()
+	valid := j.Total > 0 && j.Timeout > 0
+	switch j.Role {
+	case roleReceive:
+		valid = valid && known
+	case roleSend:
+		valid = valid && known && j.Size > 0
+	case rolePipe:
+		valid = valid && j.Size > 0
+	default:
+		valid = false
+	}
+	if !valid {
+		return j, true, fmt.Errorf("twoproc child: bad job %q", v)
 	}
 	return j, true, nil
+}
+
+// runChildJob runs the job this program was started for.
+func runChildJob(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, j.Timeout)
+	defer cancel()
+	var s *sampler
+	if j.Memory {
+		s = startSampler(5 * time.Millisecond)
+	}
+	var err error
+	switch j.Role {
+	case roleSend:
+		err = runSender(ctx, j, stdin, stdout)
+	case rolePipe:
+		err = runPipe(ctx, j, stdin, stdout)
+	default:
+		err = runChild(ctx, j, stdin, stdout)
+	}
+	if s == nil {
+		return err
+	}
+	heap := s.stop()
+	if err != nil {
+		return err
+	}
+	// The transfer is over (the parent closed stdin): report this
+	// process's own peaks.
+	fmt.Fprintf(stdout, "MEM %d %d\n", ownPeakRSS(), heap)
+	return nil
 }
 
 // runChild is the receiving process: it listens in the job's room, prints
 // READY, accepts one connection, reads job.Total bytes and prints
 // "DONE <ns>", its CPU time from the first byte to the last. It returns
-// when stdin closes (or the job's timeout passes).
+// when stdin closes (or ctx is done).
 func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, j.Timeout)
-	defer cancel()
 	c, _ := j.config()
 	o := c.opts
 	o.Network = peer.NetworkLoopback
@@ -354,6 +447,51 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 		got += int64(n)
 	}
 	fmt.Fprintf(stdout, "DONE %d\n", int64(processCPU()-c0))
+	waitStdin(ctx, stdin)
+	return nil
+}
+
+// runSender is the sending process of the memory suite: it dials the
+// receiver in the job's room, sends job.Total bytes in job.Size payloads,
+// prints SENT and returns when stdin closes (or ctx is done).
+func runSender(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
+	c, _ := j.config()
+	o := c.opts
+	o.Network = peer.NetworkLoopback
+	conn, err := peer.Dial(ctx, j.URL, j.Room, o)
+	if err != nil {
+		return err
+	}
+	defer closePion(conn)
+	send, release := twoprocSender(conn.Transport(), c, j.Size, j.Total)
+	defer release()
+	if err := send(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "SENT")
+	waitStdin(ctx, stdin)
+	return nil
+}
+
+// runPipe moves job.Total bytes through binchannel over the in-memory pipe
+// in job.Size packets, both ends in this process, prints "DONE 0" and
+// returns when stdin closes (or ctx is done).
+func runPipe(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
+	m, err := setupBinchannelPipe(ctx, j.Size)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Move(ctx, j.Total); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "DONE 0")
+	waitStdin(ctx, stdin)
+	return nil
+}
+
+// waitStdin returns when stdin closes or ctx is done.
+func waitStdin(ctx context.Context, stdin io.Reader) {
 	waited := make(chan struct{})
 	go func() {
 		defer close(waited)
@@ -363,7 +501,29 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 	case <-waited:
 	case <-ctx.Done():
 	}
-	return nil
+}
+
+// tailBuffer keeps the first n bytes written to it; it is safe to read
+// while a process writes to it.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+	n  int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if k := min(len(p), t.n-t.b.Len()); k > 0 {
+		t.b.Write(p[:k])
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.String()
 }
 
 // limitedWriter keeps the first n bytes written to it.
