@@ -37,7 +37,9 @@ const DefaultMaxBatch = 1000
 type Message struct {
 	// Kind says what the object is.
 	Kind Kind
-	// V1 is true for the JSON-RPC 1.0 form (no "jsonrpc" member).
+	// V1 is true for the JSON-RPC 1.0 form: no "jsonrpc" member, and a
+	// "method", "result" or "error" member. It is set on KindInvalid
+	// objects too, which are answered in the form they came in.
 	V1 bool
 	// ID is the raw id (a string, a number or null); nil when absent.
 	ID jsontext.Value
@@ -260,8 +262,11 @@ func validID(v jsontext.Value) bool {
 
 // message validates w and classifies it.
 func (w *wireMsg) message() Message {
-	m := Message{V1: w.JSONRPC == nil}
-	if !m.V1 && string(w.JSONRPC) != `"2.0"` {
+	// An object without "jsonrpc" is in the 1.0 form when it has a member
+	// only JSON-RPC messages have; one with none of them ({"foo":"boo"})
+	// is just invalid, and answered in the 2.0 form.
+	m := Message{V1: w.JSONRPC == nil && (w.Method != nil || w.Result != nil || w.Error != nil)}
+	if w.JSONRPC != nil && string(w.JSONRPC) != `"2.0"` {
 		return Message{Kind: KindInvalid, Invalid: ErrInvalidRequest, ID: idIfValid(w.ID)}
 	}
 	if w.ID != nil {

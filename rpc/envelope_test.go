@@ -49,6 +49,12 @@ func TestParseEnvelope(t *testing.T) {
 		{name: "v1 notification", in: `{"method": "postMessage", "params": ["Hi"], "id": null}`, kinds: []Kind{KindRequest}, ids: []string{"null"}, methods: []string{"postMessage"}, v1: true},
 		{name: "v1 response", in: `{"result": "Hello JSON-RPC", "error": null, "id": 1}`, kinds: []Kind{KindResponse}, ids: []string{"1"}, v1: true},
 		{name: "v1 error response", in: `{"result": null, "error": {"code":1,"message":"x"}, "id": 1}`, kinds: []Kind{KindResponse}, ids: []string{"1"}, v1: true},
+		{name: "v1 invalid request", in: `{"method":"echo","params":"x","id":5}`, kinds: []Kind{KindInvalid}, ids: []string{"5"}, v1: true},
+		{name: "v1 invalid id", in: `{"method":"echo","id":[5]}`, kinds: []Kind{KindInvalid}, ids: []string{""}, v1: true},
+		{name: "v1 invalid response", in: `{"result":1,"error":{"code":1,"message":"x"},"id":5}`, kinds: []Kind{KindInvalid}, ids: []string{"5"}, v1: true},
+		{name: "no JSON-RPC member is not v1", in: `{"foo":"boo","id":5}`, kinds: []Kind{KindInvalid}, ids: []string{"5"}},
+		{name: "v1 batch elements", in: `[{"method":"echo","params":["a"],"id":1},{"method":"echo","params":"x","id":2}]`, batch: true,
+			kinds: []Kind{KindRequest, KindInvalid}, ids: []string{"1", "2"}, methods: []string{"echo", ""}, v1: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,9 +76,7 @@ func TestParseEnvelope(t *testing.T) {
 				if m.Kind == KindInvalid {
 					assert.ErrorIs(t, m.Invalid, ErrInvalidRequest)
 				}
-				if m.Kind != KindInvalid {
-					assert.Equal(t, tt.v1, m.V1)
-				}
+				assert.Equal(t, tt.v1, m.V1, "v1 %d", i)
 			}
 		})
 	}

@@ -51,7 +51,7 @@ func (c *Conn) handlePacket(p binchannel.Packet) {
 			c.deliver(m, p.Bins)
 		case KindInvalid:
 			c.report(fmt.Errorf("%w: invalid object (id %s)", ErrBadEnvelope, m.ID))
-			c.replyTo(b, b.reserve(), AppendResponse(nil, false, m.ID, nil, m.Invalid), nil)
+			c.replyTo(b, b.reserve(), AppendResponse(nil, m.V1, m.ID, nil, m.Invalid), nil)
 		case KindRequest:
 			c.serveRequest(m, p.Bins, b)
 		}

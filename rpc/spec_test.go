@@ -95,6 +95,24 @@ func TestSpecExamples(t *testing.T) {
 		{"1.0 unknown method", `{"method": "nope", "params": [], "id": 2}`,
 			`{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":2}`},
 		{"1.0 notification", `{"method": "echo", "params": ["x"], "id": null}`, ``},
+		{"1.0 invalid request", `{"method": "echo", "params": "x", "id": 5}`,
+			`{"result":null,"error":{"code":-32600,"message":"Invalid Request"},"id":5}`},
+		{"1.0 invalid id", `{"method": "echo", "params": ["x"], "id": {}}`,
+			`{"result":null,"error":{"code":-32600,"message":"Invalid Request"},"id":null}`},
+		{"no JSON-RPC member", `{"foo": "boo", "id": 6}`,
+			`{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":6}`},
+		// Batch elements are answered each in its own form.
+		{"batch of 1.0 and 2.0 calls", `[{"method": "echo", "params": ["a"], "id": 1}, {"jsonrpc": "2.0", "method": "echo", "params": ["b"], "id": 2}, {"method": "nope", "params": [], "id": 3}]`,
+			`[{"result":"a","error":null,"id":1},{"jsonrpc":"2.0","result":"b","id":2},{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":3}]`},
+		{"PROTOCOL.md 3.7 batch", `[{"method": "echo", "params": ["a"], "id": 1},
+     {"jsonrpc": "2.0", "method": "echo", "params": ["b"], "id": 2},
+     {"method": "echo", "params": "x", "id": 5},
+     {"foo": "boo"}]`,
+			`[{"result":"a","error":null,"id":1},{"jsonrpc":"2.0","result":"b","id":2},{"result":null,"error":{"code":-32600,"message":"Invalid Request"},"id":5},{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}]`},
+		{"batch with invalid 1.0 and 2.0 elements", `[{"method": "echo", "params": "x", "id": 5}, {"jsonrpc": "2.0", "method": 1, "id": 6}, {"foo": "boo"}, {"method": "echo", "params": ["y"], "id": null}]`,
+			`[{"result":null,"error":{"code":-32600,"message":"Invalid Request"},"id":5},` +
+				`{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":6},` +
+				`{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}]`},
 	}
 	_, p := rawConn(t, Options{}, func(c *Conn) { specMethods(t, c) })
 	for _, tt := range tests {
