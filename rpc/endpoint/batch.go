@@ -75,6 +75,10 @@ func (b *Batch) Len() int { return len(b.items) }
 // calls. It returns an error when nothing usable came back (encoding,
 // transport, an error answering the whole batch, ctx); the outcome of each
 // call is then also in its Err. An empty batch sends nothing.
+//
+// A batch holding at least one call is bounded by
+// ClientOptions.RPC.CallTimeout; when ctx or that timeout ends the wait,
+// the error wraps rpc.ErrTimeout or rpc.ErrCancelled as Call's does.
 func (b *Batch) Send(ctx context.Context) error {
 	if b.sent {
 		return errors.New("endpoint: batch already sent")
@@ -107,6 +111,11 @@ func (b *Batch) Send(ctx context.Context) error {
 	}
 	msg = append(msg, ']')
 
+	if calls > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = b.c.callContext(ctx)
+		defer cancel()
+	}
 	var answer []rpc.Message
 	var err error
 	if b.c.conn != nil {
@@ -152,7 +161,7 @@ func (b *Batch) failAll(err error) error {
 
 // httpRoundTrip POSTs the batch and returns the responses.
 func (b *Batch) httpRoundTrip(ctx context.Context, msg []byte, expect bool) ([]rpc.Message, error) {
-	body, err := b.c.post(ctx, msg)
+	body, err := b.c.post(ctx, "batch", msg)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +313,9 @@ func (s *clientStream) roundTrip(ctx context.Context, conn *rpc.Conn, key string
 	default:
 	}
 	if err := s.rpcStream.WriteMessage(ctx, msg); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxError("batch", cerr)
+		}
 		return nil, fmt.Errorf("endpoint: sending batch: %w", err)
 	}
 	if !expect {
@@ -318,6 +330,6 @@ func (s *clientStream) roundTrip(ctx context.Context, conn *rpc.Conn, key string
 	case <-conn.Done():
 		return nil, fmt.Errorf("%w: %w", ErrClosed, conn.Err())
 	case <-ctx.Done():
-		return nil, fmt.Errorf("endpoint: batch: %w", ctx.Err())
+		return nil, ctxError("batch", ctx.Err())
 	}
 }

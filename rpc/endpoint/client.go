@@ -155,7 +155,10 @@ func (c *Client) Conn() *rpc.Conn { return c.conn }
 
 // Call calls method with positional args and decodes the result into
 // result (a pointer, or nil to discard it). A JSON-RPC error from the
-// server is returned as *rpc.Error.
+// server is returned as *rpc.Error. On every carrier, a call that ctx or
+// ClientOptions.RPC.CallTimeout ends fails with an error wrapping
+// rpc.ErrTimeout (a deadline) or rpc.ErrCancelled, and the ctx error, as
+// an rpc.Conn's calls do.
 func (c *Client) Call(ctx context.Context, method string, result any, args ...any) error {
 	if c.conn != nil {
 		return c.conn.Call(ctx, method, result, args...)
@@ -202,7 +205,8 @@ func (c *Client) CallRaw(ctx context.Context, method string, params jsontext.Val
 }
 
 // Notify sends a notification: the server runs method and answers
-// nothing. Over HTTP it returns once the server accepted it (204).
+// nothing. Over HTTP it returns once the server accepted it (204); it is
+// never timed out by ClientOptions.RPC.CallTimeout.
 func (c *Client) Notify(ctx context.Context, method string, args ...any) error {
 	if c.conn != nil {
 		return c.conn.Notify(ctx, method, args...)
@@ -211,7 +215,7 @@ func (c *Client) Notify(ctx context.Context, method string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	body, err := c.post(ctx, rpc.AppendRequest(nil, nil, method, params))
+	body, err := c.post(ctx, method, rpc.AppendRequest(nil, nil, method, params))
 	if err != nil {
 		return err
 	}
@@ -239,6 +243,25 @@ func (c *Client) Close() error {
 		}
 	})
 	return nil
+}
+
+// callContext bounds ctx by ClientOptions.RPC.CallTimeout, which an
+// rpc.Conn applies to its own calls over TCP and WebSocket.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := c.opts.RPC.CallTimeout; d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
+}
+
+// ctxError is the error of a call that its context ended, shaped as an
+// rpc.Conn's: it wraps rpc.ErrTimeout for a deadline (a ctx deadline or
+// CallTimeout), else rpc.ErrCancelled, and err, the ctx's error.
+func ctxError(what string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %w", rpc.ErrTimeout, what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", rpc.ErrCancelled, what, err)
 }
 
 // encodeArgs encodes positional args as a JSON array, as an rpc.Conn over

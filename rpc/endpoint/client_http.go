@@ -19,10 +19,13 @@ func isFunc(v any) bool {
 	return rv.Kind() == reflect.Func
 }
 
-// httpCall POSTs one call and decodes its response.
+// httpCall POSTs one call, bounded by CallTimeout, and decodes its
+// response.
 func (c *Client) httpCall(ctx context.Context, method string, params jsontext.Value, result any) error {
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	id := jsontext.Value(strconv.FormatUint(c.seq.Add(1), 10))
-	body, err := c.post(ctx, rpc.AppendRequest(nil, id, method, params))
+	body, err := c.post(ctx, method, rpc.AppendRequest(nil, id, method, params))
 	if err != nil {
 		return err
 	}
@@ -42,8 +45,9 @@ func (c *Client) httpCall(ctx context.Context, method string, params jsontext.Va
 
 // post sends body and returns the response body: nil for 204, the body for
 // 200, an error wrapping ErrHTTPStatus (and the JSON-RPC error the body
-// holds, if any) for anything else.
-func (c *Client) post(ctx context.Context, body []byte) ([]byte, error) {
+// holds, if any) for anything else. When ctx ends first the error is
+// ctxError's; what names the exchange in errors.
+func (c *Client) post(ctx context.Context, what string, body []byte) ([]byte, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -60,12 +64,18 @@ func (c *Client) post(ctx context.Context, body []byte) ([]byte, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxError(what, cerr)
+		}
 		return nil, fmt.Errorf("endpoint: POST %s: %w", c.url, err)
 	}
 	defer resp.Body.Close()
 	max := c.opts.MaxMessageSize
 	out, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxError(what, cerr)
+		}
 		return nil, fmt.Errorf("endpoint: reading response: %w", err)
 	}
 	if len(out) > max {

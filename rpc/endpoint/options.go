@@ -107,7 +107,10 @@ func orDefault(d, def time.Duration) time.Duration {
 type ClientOptions struct {
 	// RPC configures the client's rpc.Conn over TCP and WebSocket: put
 	// the methods the server may call back in RPC.Registry (or register
-	// them on Client.Conn). Unused over HTTP.
+	// them on Client.Conn). Its CallTimeout bounds the calls of every
+	// carrier (Call, CallNamed, CallRaw, and Batch.Send and SendRaw when
+	// they hold a call; not Notify); over HTTP the other fields are
+	// unused.
 	RPC rpc.Options
 	// TLSConfig is used for https, tls and wss URLs. Default: the system
 	// roots and the URL's host name.

@@ -20,9 +20,19 @@ import (
 // the answers carry the original ids again, in request order; a 1.0
 // request is sent in the 2.0 form, and an object that is not a valid
 // request is refused before anything is sent.
+//
+// A message holding a call (or that the server will answer with an error)
+// is bounded by ClientOptions.RPC.CallTimeout, and a ctx that ends the
+// wait gives an error wrapping rpc.ErrTimeout or rpc.ErrCancelled, as for
+// Batch.Send.
 func (c *Client) SendRaw(ctx context.Context, msg []byte) ([]byte, error) {
 	if c.conn == nil {
-		return c.post(ctx, msg)
+		if expectsAnswer(msg) {
+			var cancel context.CancelFunc
+			ctx, cancel = c.callContext(ctx)
+			defer cancel()
+		}
+		return c.post(ctx, "SendRaw", msg)
 	}
 	env, err := rpc.ParseEnvelope(msg, 0)
 	if err != nil {
@@ -69,4 +79,25 @@ func (c *Client) SendRaw(ctx context.Context, msg []byte) ([]byte, error) {
 		return append(append([]byte{'['}, out...), ']'), nil
 	}
 	return out, nil
+}
+
+// expectsAnswer reports whether a server answers msg with something: it
+// is not a valid envelope, or holds a call or an invalid object (responses
+// and notifications are not answered).
+func expectsAnswer(msg []byte) bool {
+	env, err := rpc.ParseEnvelope(msg, 0)
+	if err != nil {
+		return true
+	}
+	for i := range env.Msgs {
+		switch m := &env.Msgs[i]; m.Kind {
+		case rpc.KindInvalid:
+			return true
+		case rpc.KindRequest:
+			if !m.IsNotification() {
+				return true
+			}
+		}
+	}
+	return false
 }
