@@ -17,22 +17,50 @@ import (
 	"github.com/peerd/peerd/signaling"
 )
 
+// storeFlags are the flags of a store peer's store: the daemon's and
+// serve's.
+type storeFlags struct {
+	data, maxBundle, maxStore *string
+}
+
+func addStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		data:      envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles"),
+		maxBundle: envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted"),
+		maxStore:  envString(fs, "max-store", "PEERD_MAX_STORE", "64GiB", "total size of all bundles, uploads in progress counted at their full size"),
+	}
+}
+
+// options returns the store options the flags ask for.
+func (f storeFlags) options() (store.Options, error) {
+	var o store.Options
+	for _, s := range []struct {
+		v   string
+		dst *int64
+	}{{*f.maxBundle, &o.MaxBundleSize}, {*f.maxStore, &o.MaxStoreSize}} {
+		n, err := harness.ParseSize(s.v)
+		if err != nil {
+			return o, usageErr("%v", err)
+		}
+		*s.dst = n
+	}
+	return o, nil
+}
+
 // daemonOpts are the daemon's flag values.
 type daemonOpts struct {
-	addr, data, room, secret, logLevel, rpcTCP *string
-	maxBundle, maxStore                        *string
+	storeFlags
+	addr, room, secret, logLevel, rpcTCP *string
 }
 
 func daemonFlags(fs *flag.FlagSet) daemonOpts {
 	return daemonOpts{
-		addr:      envString(fs, "addr", "PEERD_ADDR", "127.0.0.1:8080", "listen address for the web page, signaling and status"),
-		data:      envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles"),
-		room:      envString(fs, "room", "PEERD_ROOM", "public", "room the store peer joins"),
-		secret:    envString(fs, "secret", "PEERD_SECRET", "", "signaling secret: when set, joining needs a token and publishing a publisher token"),
-		logLevel:  envString(fs, "log", "PEERD_LOG", "warn", "log level: debug, info, warn, error"),
-		rpcTCP:    envString(fs, "rpc-tcp", "PEERD_RPC_TCP", "", "also serve JSON-RPC as newline-delimited JSON over TCP on this address"),
-		maxBundle: envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted"),
-		maxStore:  envString(fs, "max-store", "PEERD_MAX_STORE", "64GiB", "total size of all bundles"),
+		storeFlags: addStoreFlags(fs),
+		addr:       envString(fs, "addr", "PEERD_ADDR", "127.0.0.1:8080", "listen address for the web page, signaling and status"),
+		room:       envString(fs, "room", "PEERD_ROOM", "public", "room the store peer joins"),
+		secret:     envString(fs, "secret", "PEERD_SECRET", "", "signaling secret: when set, joining needs a token and publishing a publisher token"),
+		logLevel:   envString(fs, "log", "PEERD_LOG", "warn", "log level: debug, info, warn, error"),
+		rpcTCP:     envString(fs, "rpc-tcp", "PEERD_RPC_TCP", "", "also serve JSON-RPC as newline-delimited JSON over TCP on this address"),
 	}
 }
 
@@ -67,13 +95,8 @@ func runDaemon(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if *o.secret != "" {
 		cfg.secret = []byte(*o.secret)
 	}
-	for _, s := range []struct {
-		v   string
-		dst *int64
-	}{{*o.maxBundle, &cfg.store.MaxBundleSize}, {*o.maxStore, &cfg.store.MaxStoreSize}} {
-		if *s.dst, err = harness.ParseSize(s.v); err != nil {
-			return usageErr("%v", err)
-		}
+	if cfg.store, err = o.options(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", *o.addr)
 	if err != nil {
@@ -192,5 +215,3 @@ var benchCommand = &command{
 		return harness.Main(env.ctx, args, env.stdout, env.stderr)
 	},
 }
-
-var _ = store.ValidName

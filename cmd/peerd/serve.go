@@ -9,22 +9,20 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/peerd/peerd/bench/harness"
 	"github.com/peerd/peerd/cmd/peerd/store"
 )
 
 var serveCommand = &command{
 	name:    "serve",
-	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR] [--secret SECRET | --token TOKEN]",
+	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR] [--max-bundle SIZE] [--max-store SIZE] [--secret SECRET | --token TOKEN]",
 	summary: "run only the store peer, against a signaling server elsewhere",
 	run:     runServe,
 }
 
 func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
-	data := envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles")
+	sf := addStoreFlags(fs)
 	httpAddr := envString(fs, "http", "PEERD_HTTP", "", "also serve /sites/NAME/ over HTTP on this address")
-	maxBundle := envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted")
 	secret := envString(fs, "secret", "PEERD_SECRET", "", "the signaling server's secret: when set, publishing and deleting need a publisher token, and the store peer joins with a publisher token it mints unless --token is given")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -33,11 +31,11 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q", pos[0])
 	}
-	var so store.Options
-	if so.MaxBundleSize, err = harness.ParseSize(*maxBundle); err != nil {
-		return usageErr("%v", err)
+	so, err := sf.options()
+	if err != nil {
+		return err
 	}
-	st, err := store.Open(*data, so)
+	st, err := store.Open(*sf.data, so)
 	if err != nil {
 		return err
 	}
@@ -79,7 +77,7 @@ func runServe(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return closeListener(ln, err)
 	}
-	fmt.Fprintf(env.stdout, "store peer in room %q via %s, data in %s\n", *pf.room, *pf.signal, *data)
+	fmt.Fprintf(env.stdout, "store peer in room %q via %s, data in %s\n", *pf.room, *pf.signal, *sf.data)
 	if len(auth.secret) > 0 {
 		fmt.Fprintln(env.stdout, "publishing and deleting need a publisher token (--token)")
 	}

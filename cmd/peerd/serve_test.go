@@ -197,3 +197,24 @@ func TestAdvertisedBase(t *testing.T) {
 	assert.Equal(t, "http://"+net.JoinHostPort(host, "8080"), advertisedBase(&net.TCPAddr{IP: net.IPv4zero, Port: 8080}))
 	assert.Equal(t, "http://"+net.JoinHostPort(host, "8080"), advertisedBase(&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}))
 }
+
+func TestServeQuotaFlags(t *testing.T) {
+	url, _ := startSignal(t)
+	srv := startCLI(t, "serve", "--signal", url, "--data", filepath.Join(t.TempDir(), "data"), "--max-bundle", "6KiB", "--max-store", "8KiB")
+	srv.waitFor(t, serveReady)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	publish := func(name string, size int) error {
+		src := t.TempDir()
+		writeFiles(t, src, map[string][]byte{"f.bin": pseudoRandom(size, byte(size))})
+		_, _, err := runCLI(ctx, "publish", src, "--name", name, "--signal", url)
+		return err
+	}
+	require.ErrorContains(t, publish("big", 7000), "bundle exceeds size quota", "--max-bundle")
+	require.NoError(t, publish("a", 4000))
+	require.ErrorContains(t, publish("b", 4001), "store quota exceeded", "--max-store")
+
+	_, _, err := runCLI(ctx, "serve", "--signal", url, "--max-store", "lots")
+	require.ErrorContains(t, err, "lots")
+	assert.Equal(t, 2, exitCode(err))
+}

@@ -23,8 +23,9 @@ import (
 type Options struct {
 	// MaxBundleSize caps one archive's size in bytes. Default 4 GiB.
 	MaxBundleSize int64
-	// MaxStoreSize caps the sum of committed archives and partial uploads.
-	// Default 64 GiB.
+	// MaxStoreSize caps the sum of committed archives and uploads: an open
+	// upload counts its whole declared size from Begin on, a partial upload
+	// left by an earlier run what it holds. Default 64 GiB.
 	MaxStoreSize int64
 	// Unpack bounds what one archive may unpack to (archive bombs).
 	Unpack Limits
@@ -195,13 +196,24 @@ func (s *Store) Delete(name string) error {
 	return errors.Join(errs...)
 }
 
-// used returns the bytes held by committed archives and partial uploads.
-func (s *Store) used() int64 {
+// usedLocked returns the bytes counted against MaxStoreSize: committed
+// archives, the declared size of every open upload (reserved in Begin,
+// released when it commits or aborts), and what partial uploads left on disk
+// and not open hold. The partial of upload exclude is not counted. s.mu is
+// held.
+func (s *Store) usedLocked(exclude string) int64 {
 	var n int64
+	for _, u := range s.uploads {
+		n += u.size
+	}
 	for _, d := range []string{"bundles", "partial"} {
 		ents, _ := os.ReadDir(filepath.Join(s.dir, d))
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".part") && !strings.HasSuffix(e.Name(), ".tar.gz") {
+			if id, ok := strings.CutSuffix(e.Name(), ".part"); ok {
+				if id == exclude || s.uploads[id] != nil {
+					continue
+				}
+			} else if !strings.HasSuffix(e.Name(), ".tar.gz") {
 				continue
 			}
 			if fi, err := e.Info(); err == nil && !fi.IsDir() {

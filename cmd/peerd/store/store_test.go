@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -171,18 +172,24 @@ func TestQuotasAndNames(t *testing.T) {
 	sum := hex.EncodeToString(make([]byte, 32))
 	_, err = s.Begin("big", 1001, sum, time.Now())
 	assert.ErrorIs(t, err, ErrTooLarge)
-	_, err = s.Begin("a", 900, sum, time.Now())
+	a, err := s.Begin("a", 900, sum, time.Now())
 	require.NoError(t, err)
 	_, err = s.Begin("b", 900, "00"+sum[2:], time.Now())
-	require.NoError(t, err, "partial files are empty until written")
-	up, err := s.Begin("c", 900, "11"+sum[2:], time.Now())
-	require.NoError(t, err)
-	_, err = s.Write(up.ID, 0, make([]byte, 901))
+	require.ErrorIs(t, err, ErrStoreFull, "a's 900 bytes are reserved though none are written yet")
+	again, err := s.Begin("a", 900, sum, time.Now())
+	require.NoError(t, err, "the same upload again reserves nothing more")
+	assert.Equal(t, a.ID, again.ID)
+	up, err := s.Begin("c", 600, "11"+sum[2:], time.Now())
+	require.NoError(t, err, "900 + 600 fit in 1500")
+	_, err = s.Write(up.ID, 0, make([]byte, 601))
 	assert.ErrorIs(t, err, ErrTooLarge, "write past the declared size")
-	_, err = s.Write(up.ID, 0, make([]byte, 900))
+	_, err = s.Write(up.ID, 0, make([]byte, 600))
 	require.NoError(t, err)
-	_, err = s.Begin("d", 700, "22"+sum[2:], time.Now())
+	_, err = s.Begin("d", 1, "22"+sum[2:], time.Now())
 	assert.ErrorIs(t, err, ErrStoreFull)
+	require.NoError(t, s.Abort(a.ID))
+	_, err = s.Begin("d", 900, "22"+sum[2:], time.Now())
+	require.NoError(t, err, "an abort releases its reservation")
 
 	for _, bad := range []string{"", ".", "..", "A", "-x", "a/b", "a b", "ä", string(make([]byte, 65))} {
 		_, err := s.Begin(bad, 10, sum, time.Now())
@@ -256,4 +263,106 @@ func TestReplaceIsAtomicForReaders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, vers, 1, "old versions removed")
 	_ = s2
+}
+
+func TestQuotaReservesOpenUploadsUntilCommitOrAbort(t *testing.T) {
+	archive, sum := packed(t, map[string][]byte{"x.bin": randBytes(21, 40_000)})
+	n := int64(len(archive))
+	// Room for two archives, not three.
+	s, err := Open(t.TempDir(), Options{MaxStoreSize: 2*n + n/2})
+	require.NoError(t, err)
+	defer s.Close()
+	one, err := s.Begin("one", n, sum, time.Now())
+	require.NoError(t, err)
+	two, err := s.Begin("two", n, sum, time.Now())
+	require.NoError(t, err)
+	_, err = s.Begin("three", n, sum, time.Now())
+	require.ErrorIs(t, err, ErrStoreFull, "two open uploads reserve 2n before writing anything")
+
+	// Committing turns the reservation into an archive: still full.
+	_, err = s.Write(one.ID, 0, archive)
+	require.NoError(t, err)
+	_, err = s.Commit(one.ID)
+	require.NoError(t, err)
+	_, err = s.Begin("three", n, sum, time.Now())
+	require.ErrorIs(t, err, ErrStoreFull)
+
+	// Aborting releases it.
+	require.NoError(t, s.Abort(two.ID))
+	three, err := s.Begin("three", n, sum, time.Now())
+	require.NoError(t, err)
+
+	// A partial left by an earlier run counts what it holds, and its whole
+	// size once resumed.
+	_, err = s.Write(three.ID, 0, archive[:n/4])
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = Open(s.Dir(), Options{MaxStoreSize: 2*n + n/2})
+	require.NoError(t, err)
+	defer s.Close()
+	four, err := s.Begin("four", n, "00"+sum[2:], time.Now())
+	require.NoError(t, err, "one archive, a quarter of a partial and another archive fit")
+	require.NoError(t, s.Abort(four.ID))
+	again, err := s.Begin("three", n, sum, time.Now())
+	require.NoError(t, err, "resuming is counted once, not as partial plus reservation")
+	assert.Equal(t, n/4, again.Offset)
+	_, err = s.Begin("four", n, "00"+sum[2:], time.Now())
+	require.ErrorIs(t, err, ErrStoreFull, "the resumed upload reserves its whole size")
+}
+
+func TestConcurrentUploadsCannotExceedTheQuota(t *testing.T) {
+	archive, sum := packed(t, map[string][]byte{"x.bin": randBytes(22, 60_000)})
+	n := int64(len(archive))
+	const fit, uploaders = 3, 8
+	s, err := Open(t.TempDir(), Options{MaxStoreSize: fit*n + n/2})
+	require.NoError(t, err)
+	defer s.Close()
+
+	// Every uploader begins at once, and all have begun before any writes
+	// a byte: when the quota counted only bytes written, every one of them
+	// began and the store ended at 8n with room for 3.
+	start := make(chan struct{})
+	begun := make([]UploadInfo, uploaders)
+	beginErrs := make([]error, uploaders)
+	var wg sync.WaitGroup
+	for i := range uploaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			begun[i], beginErrs[i] = s.Begin(fmt.Sprintf("site-%d", i), n, sum, time.Now())
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range beginErrs {
+		if err != nil {
+			assert.ErrorIs(t, err, ErrStoreFull)
+			continue
+		}
+		ok++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			for off := int64(0); off < n && err == nil; {
+				off, err = s.Write(begun[i].ID, off, archive[off:min(off+7000, n)])
+			}
+			if err == nil {
+				_, err = s.Commit(begun[i].ID)
+			}
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, fit, ok, "exactly the uploads that fit were published")
+	list, err := s.List()
+	require.NoError(t, err)
+	var total int64
+	for _, info := range list {
+		total += info.Size
+	}
+	assert.Len(t, list, fit)
+	assert.LessOrEqual(t, total, s.opts.MaxStoreSize)
 }

@@ -39,6 +39,9 @@ type uploadState struct {
 // upload is an open partial upload.
 type upload struct {
 	id string
+	// size is the declared size, reserved against the store quota while
+	// the upload is open. It never changes.
+	size int64
 
 	// mu guards st, f, h and done. When both are needed it is taken before
 	// Store.mu, never after.
@@ -108,11 +111,15 @@ func (s *Store) Begin(name string, size int64, sum string, mtime time.Time) (Upl
 		s.mu.Lock()
 		return UploadInfo{ID: id, Offset: off, Size: size}, nil
 	}
+	// An open upload reserves its whole declared size until it commits or
+	// aborts, so uploads begun together cannot overshoot the quota between
+	// them. A partial left on disk by an earlier run counts what it holds
+	// until it is resumed, and then its declared size like any other.
+	if used := s.usedLocked(id); used+size > s.opts.MaxStoreSize {
+		return UploadInfo{}, fmt.Errorf("%w: %d bytes used or reserved, %d more asked, limit %d", ErrStoreFull, used, size, s.opts.MaxStoreSize)
+	}
 	u, err := s.resumeLocked(id)
 	if errors.Is(err, fs.ErrNotExist) {
-		if used := s.used(); used+size > s.opts.MaxStoreSize {
-			return UploadInfo{}, fmt.Errorf("%w: %d bytes used, %d more asked, limit %d", ErrStoreFull, used, size, s.opts.MaxStoreSize)
-		}
 		u, err = s.createLocked(id, uploadState{Name: name, Size: size, SHA256: strings.ToLower(sum), Mtime: mtime})
 	}
 	if err != nil {
@@ -127,7 +134,7 @@ func (s *Store) createLocked(id string, st uploadState) (*upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &upload{id: id, st: st, f: f, h: newHash(), store: s, advanced: make(chan struct{})}
+	u := &upload{id: id, size: st.Size, st: st, f: f, h: newHash(), store: s, advanced: make(chan struct{})}
 	if err := u.saveLocked(); err != nil {
 		f.Close()
 		return nil, err
@@ -159,7 +166,7 @@ func (s *Store) resumeLocked(id string) (*upload, error) {
 		f.Close()
 		return nil, err
 	}
-	return &upload{id: id, st: st, f: f, h: h, store: s, advanced: make(chan struct{}), savedAt: st.Offset}, nil
+	return &upload{id: id, size: st.Size, st: st, f: f, h: h, store: s, advanced: make(chan struct{}), savedAt: st.Offset}, nil
 }
 
 func (u *upload) saveLocked() error {
@@ -330,24 +337,25 @@ func (s *Store) Commit(id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if err := s.swap(st.Name, version, staging, s.partialPath(id, ".part"), meta); err != nil {
+	if err := s.swap(id, st.Name, version, staging, meta); err != nil {
 		os.RemoveAll(staging)
 		return Info{}, err
 	}
 	u.f.Close()
 	u.f, u.done = nil, true
 	u.wakeLocked()
-	s.mu.Lock()
-	delete(s.uploads, id)
-	s.mu.Unlock()
 	_ = rmIfExists(s.partialPath(id, ".json"))
 	return info, nil
 }
 
-// swap moves a staged tree and archive under their final names.
-func (s *Store) swap(name, version, staging, archive string, meta []byte) error {
+// swap moves a staged tree and upload id's archive under their final
+// names, and takes the upload out of the open ones: its reservation ends
+// under the same lock that puts its archive in bundles/, so the quota never
+// sees the bytes twice or not at all.
+func (s *Store) swap(id, name, version, staging string, meta []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	archive := s.partialPath(id, ".part")
 	vdir := filepath.Join(s.dir, "versions", version)
 	if err := os.Rename(staging, vdir); err != nil {
 		return err
@@ -368,6 +376,7 @@ func (s *Store) swap(name, version, staging, archive string, meta []byte) error 
 	if err := writeFileAtomic(filepath.Join(s.dir, "bundles", name+".json"), meta, true); err != nil {
 		return err
 	}
+	delete(s.uploads, id)
 	if old != "" {
 		_ = os.RemoveAll(filepath.Join(s.dir, "sites", old))
 	}
