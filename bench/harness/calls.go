@@ -37,7 +37,7 @@ func findLatencyCase(name string) (LatencyCase, bool) {
 func runCalls(ctx context.Context, cfg Config, rep *Report) error {
 	for _, name := range callsCases {
 		c, ok := findLatencyCase(name)
-		if !ok || !selected(cfg, name, dependents(latencyCases, name, lcNames)) {
+		if !ok || !selected(cfg, name, latencyDependents(name)) {
 			continue
 		}
 		for _, n := range callers {

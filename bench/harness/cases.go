@@ -39,6 +39,9 @@ type LatencyCase struct {
 	Name string
 	// Baseline names the case this one is compared to; empty for none.
 	Baseline string
+	// Also names further cases this one is compared to; the table shows
+	// these ratios beside the baseline's.
+	Also []string
 	// Setup establishes a connection. Its time is not measured.
 	Setup func(ctx context.Context) (Pinger, error)
 }

@@ -15,9 +15,21 @@ var latencyPercentiles = []struct {
 
 func lcNames(c LatencyCase) (string, string) { return c.Name, c.Baseline }
 
+// latencyDependents returns the names of latency cases compared to name,
+// as their baseline or one of their further comparisons.
+func latencyDependents(name string) []string {
+	out := dependents(latencyCases, name, lcNames)
+	for _, c := range latencyCases {
+		if slices.Contains(c.Also, name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
 func runLatency(ctx context.Context, cfg Config, rep *Report) error {
 	for _, c := range latencyCases {
-		if !selected(cfg, c.Name, dependents(latencyCases, c.Name, lcNames)) {
+		if !selected(cfg, c.Name, latencyDependents(c.Name)) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -37,6 +49,9 @@ func measureLatency(ctx context.Context, cfg Config, c LatencyCase) []Result {
 	results := make([]Result, len(latencyPercentiles))
 	for i, p := range latencyPercentiles {
 		results[i] = Result{Suite: "latency", Case: c.Name, Param: fmt.Sprintf("%dB", pingSize), Metric: p.name, Unit: "µs", Baseline: c.Baseline}
+		for _, a := range c.Also {
+			results[i].Also = append(results[i].Also, RatioTo{Baseline: a})
+		}
 	}
 	fail := func(err error) []Result {
 		for i := range results {

@@ -24,12 +24,16 @@ func init() {
 		ThroughputCase{Name: "rpc pipe", Baseline: "binchannel pipe request", Setup: setupRPCPipeThroughput},
 	)
 	latencyCases = append(latencyCases,
-		LatencyCase{Name: "rpc pipe", Baseline: "net/rpc pipe", Setup: setupRPCPipe},
+		LatencyCase{Name: "pipe ping-pong", Setup: setupPipePing},
+		LatencyCase{Name: "rpc pipe", Baseline: "net/rpc pipe", Also: []string{"pipe ping-pong"}, Setup: setupRPCPipe},
 		LatencyCase{Name: "rpc websocket", Baseline: "websocket ping-pong", Setup: setupRPCWebSocket},
 	)
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["binchannel chunk size"] = "200000 (default)"
 		c["binchannel websocket max message"] = sizeName(wsMaxMessage)
+		c["rpc pipe latency"] = fmt.Sprintf("add(1, 2) round trip over binchannel on the in-memory pipe; ratio against net/rpc over net.Pipe, "+
+			"and (in the baseline column) against pipe ping-pong: a %d-byte message echoed on the raw in-memory pipe transport (binchannel.NewPipe, no binchannel framing), "+
+			"as the tcp, websocket and pion ping-pongs echo on their raw transports", pingSize)
 		c["rpc pipe throughput"] = "one call at a time carrying the payload as a binary argument (the handler takes a binchannel.Binary and returns its length), " +
 			"over binchannel on the in-memory pipe; baseline binchannel pipe request: the same exchange with binchannel alone (payload packet out, small reply packet back)"
 	})
@@ -117,6 +121,50 @@ func rpcPinger(a, b rpc.Transport, cleanup func()) (Pinger, error) {
 			if cleanup != nil {
 				cleanup()
 			}
+			return err
+		},
+	}, nil
+}
+
+// setupPipePing echoes a pingSize message on the raw in-memory pipe
+// transport, with no binchannel framing: the pipe's own round trip.
+func setupPipePing(context.Context) (Pinger, error) {
+	a, b := binchannel.NewPipe(binchannel.PipeOptions{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := b.ReadMessage(context.Background())
+			if err != nil {
+				return
+			}
+			if err := b.WriteMessage(context.Background(), m...); err != nil {
+				return
+			}
+		}
+	}()
+	out := make([]byte, pingSize)
+	return funcPinger{
+		rt: func(ctx context.Context) error {
+			if err := a.WriteMessage(ctx, out); err != nil {
+				return err
+			}
+			m, err := a.ReadMessage(ctx)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, p := range m {
+				n += len(p)
+			}
+			if n != pingSize {
+				return fmt.Errorf("pipe ping-pong: echo of %d bytes, want %d", n, pingSize)
+			}
+			return nil
+		},
+		close: func() error {
+			err := errors.Join(a.Close(), b.Close())
+			<-done
 			return err
 		},
 	}, nil

@@ -39,8 +39,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if res.Ratio != 0 {
 			ratio = fmt.Sprintf("%.2f×", res.Ratio)
 		}
+		baseline := res.Baseline
+		for _, a := range res.Also {
+			if a.Ratio != 0 {
+				baseline += fmt.Sprintf("; %.2f× %s", a.Ratio, a.Baseline)
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res.Suite, res.Case, res.Param, res.Metric, res.Stat.N,
-			num(res.Stat.Median), num(res.Stat.Min), num(res.Stat.Max), res.Unit, ratio, res.Baseline)
+			num(res.Stat.Median), num(res.Stat.Min), num(res.Stat.Max), res.Unit, ratio, baseline)
 	}
 	return tw.Flush()
 }

@@ -130,8 +130,17 @@ type Result struct {
 	// against; Ratio is this median over the baseline's median.
 	Baseline string  `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
+	// Also holds this median over further cases' medians from the same
+	// run.
+	Also []RatioTo `json:"also,omitempty"`
 	// Err is set when the measurement failed; Stat is then empty.
 	Err string `json:"error,omitempty"`
+}
+
+// RatioTo is a result's median over the median of the case named Baseline.
+type RatioTo struct {
+	Baseline string  `json:"baseline"`
+	Ratio    float64 `json:"ratio,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -208,18 +217,27 @@ func dependents[C any](cases []C, name string, base func(C) (string, string)) []
 	return out
 }
 
-// setRatios fills Ratio for results whose baseline was measured with the
-// same suite, metric and param.
+// setRatios fills Ratio (and the ratios in Also) for results whose
+// baseline was measured with the same suite, metric and param.
 func setRatios(results []Result) {
+	ratio := func(r *Result, baseline string) float64 {
+		for _, b := range results {
+			if b.Case == baseline && b.Suite == r.Suite && b.Metric == r.Metric && b.Param == r.Param && b.Err == "" && b.Stat.Median != 0 {
+				return r.Stat.Median / b.Stat.Median
+			}
+		}
+		return 0
+	}
 	for i := range results {
 		r := &results[i]
-		if r.Baseline == "" || r.Err != "" {
+		if r.Err != "" {
 			continue
 		}
-		for _, b := range results {
-			if b.Case == r.Baseline && b.Suite == r.Suite && b.Metric == r.Metric && b.Param == r.Param && b.Err == "" && b.Stat.Median != 0 {
-				r.Ratio = r.Stat.Median / b.Stat.Median
-			}
+		if r.Baseline != "" {
+			r.Ratio = ratio(r, r.Baseline)
+		}
+		for k := range r.Also {
+			r.Also[k].Ratio = ratio(r, r.Also[k].Baseline)
 		}
 	}
 }

@@ -99,7 +99,15 @@ func TestRatiosCompareMediansOfSameParam(t *testing.T) {
 		{Suite: "throughput", Case: "x", Param: "2KiB", Metric: "throughput", Stat: Stat{Median: 150}, Baseline: "base"},
 		{Suite: "throughput", Case: "y", Param: "1KiB", Metric: "throughput", Err: "boom", Baseline: "base"},
 	}
+	rs = append(rs,
+		Result{Suite: "throughput", Case: "other", Param: "1KiB", Metric: "throughput", Stat: Stat{Median: 300}},
+		Result{Suite: "throughput", Case: "z", Param: "1KiB", Metric: "throughput", Stat: Stat{Median: 150}, Baseline: "base",
+			Also: []RatioTo{{Baseline: "other"}, {Baseline: "missing"}}},
+	)
 	setRatios(rs)
+	assert.InDelta(t, 1.5, rs[5].Ratio, 1e-9)
+	assert.InDelta(t, 0.5, rs[5].Also[0].Ratio, 1e-9)
+	assert.Zero(t, rs[5].Also[1].Ratio, "no such case")
 	assert.InDelta(t, 1.5, rs[1].Ratio, 1e-9)
 	assert.Zero(t, rs[2].Ratio, "no baseline at 2KiB")
 	assert.Zero(t, rs[3].Ratio)
