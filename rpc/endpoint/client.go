@@ -30,6 +30,20 @@ type RawCaller interface {
 	CallRaw(ctx context.Context, method string, params jsontext.Value) (jsontext.Value, error)
 }
 
+// Call calls method on c, a *Client of any carrier or an *rpc.Conn, and
+// returns the result decoded as T: the endpoint form of rpc.Call, for both.
+// On an error the zero T is returned with it.
+//
+//	sum, err := endpoint.Call[int](ctx, client, "add", 40, 2)
+func Call[T any](ctx context.Context, c Caller, method string, args ...any) (T, error) {
+	var out T
+	if err := c.Call(ctx, method, &out, args...); err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 var (
 	_ Caller    = (*rpc.Conn)(nil)
 	_ Caller    = (*Client)(nil)

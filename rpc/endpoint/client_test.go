@@ -402,3 +402,71 @@ func TestSendRaw(t *testing.T) {
 	_, err = c.SendRaw(testCtx(t), []byte(`[1]`))
 	assert.ErrorIs(t, err, rpc.ErrBadEnvelope)
 }
+
+// customer is a result type with nested members for TestGenericCall.
+type customer struct {
+	Name string   `json:"name"`
+	Tags []string `json:"tags"`
+	Home struct {
+		City string `json:"city"`
+	} `json:"home"`
+}
+
+// TestGenericCall: endpoint.Call[T] serves a Client of every carrier and
+// an rpc.Conn alike.
+func TestGenericCall(t *testing.T) {
+	noLeaks(t)
+	reg := apiRegistry(t)
+	require.NoError(t, reg.Register("customer", func(name string) customer {
+		c := customer{Name: name, Tags: []string{"a", "b"}}
+		c.Home.City = "Lyon"
+		return c
+	}))
+	for name, c := range callers(t, reg) {
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			n, err := Call[int](ctx, c, "subtract", 42, 23)
+			require.NoError(t, err)
+			assert.Equal(t, 19, n)
+
+			s, err := Call[string](ctx, c, "echo", "héllo")
+			require.NoError(t, err)
+			assert.Equal(t, "héllo", s)
+
+			data, err := Call[[]any](ctx, c, "get_data")
+			require.NoError(t, err)
+			assert.Equal(t, []any{"hello", 5.0}, data)
+
+			warm, err := Call[Celsius](ctx, c, "warmer", Celsius(21.5))
+			require.NoError(t, err)
+			assert.Equal(t, Celsius(22.5), warm)
+
+			b, err := Call[[]byte](ctx, c, "bytes", []byte{0, 0xff})
+			require.NoError(t, err)
+			assert.Equal(t, []byte{0, 0xff, '!'}, b)
+
+			cu, err := Call[customer](ctx, c, "customer", "Ada")
+			require.NoError(t, err)
+			assert.Equal(t, "Ada", cu.Name)
+			assert.Equal(t, []string{"a", "b"}, cu.Tags)
+			assert.Equal(t, "Lyon", cu.Home.City)
+
+			p, err := Call[*customer](ctx, c, "customer", "Bob")
+			require.NoError(t, err)
+			require.NotNil(t, p)
+			assert.Equal(t, "Bob", p.Name)
+
+			// Errors come back with the zero T.
+			n, err = Call[int](ctx, c, "fail")
+			var re *rpc.Error
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, int64(42), re.Code)
+			assert.Zero(t, n)
+			n, err = Call[int](ctx, c, "echo", "not a number")
+			assert.Error(t, err, "a result that does not decode as T")
+			assert.Zero(t, n)
+			_, err = Call[int](ctx, c, "nope")
+			assert.ErrorIs(t, err, rpc.ErrMethodNotFound)
+		})
+	}
+}

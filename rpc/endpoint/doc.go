@@ -16,11 +16,13 @@
 //
 // Dial returns a Client for any of the carriers, chosen by the URL scheme
 // (http, https, tcp, tls, ws, wss), with Call, Notify, CallNamed, a Batch
-// builder whose results are matched to calls by id, and SendRaw for a
-// message already encoded (a batch read from a file), and CallRaw. Relay
-// binds a local method name to a method of a remote Caller, so a public
-// endpoint can forward to a private one, positional and named params alike. Hooks observe every
-// request, response and error on every endpoint.
+// builder whose results are matched to calls by id, SendRaw for a message
+// already encoded (a batch read from a file), and CallRaw; the generic
+// Call[T] returns a typed result from a Client or an rpc.Conn (both are
+// Callers). Relay binds a local method name to a method of a remote
+// Caller, so a public endpoint can forward to a private one, positional and
+// named params alike. Hooks observe every request, response and error on
+// every endpoint.
 //
 // The wire formats are in docs/PROTOCOL.md, section 7.
 //

@@ -36,6 +36,9 @@ func ExampleServer_Serve() {
 	fmt.Println(sum, err)
 	err = c.CallNamed(ctx, "add", &sum, map[string]int{"a": 1, "b": 2})
 	fmt.Println(sum, err)
+	// The typed form, for a Client or an rpc.Conn.
+	sum, err = endpoint.Call[int](ctx, c, "add", 5, 5)
+	fmt.Println(sum, err)
 
 	_ = c.Close()
 	_ = srv.Shutdown(ctx)
@@ -43,6 +46,7 @@ func ExampleServer_Serve() {
 	// Output:
 	// 42 <nil>
 	// 3 <nil>
+	// 10 <nil>
 	// <nil>
 }
 
