@@ -114,12 +114,10 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 		return err
 	}
 	c.calls[id] = cl
-	var ids []string
-	var failed []*call
 	cl.node.owner = cl
-	ids, failed = c.addPendingLocked(&cl.node)
+	ev := c.addPendingLocked(&cl.node)
 	c.mu.Unlock()
-	c.afterEvict(ids, failed)
+	c.afterEvict(ev)
 
 	if err := c.send(ctx, binchannel.Packet{JSON: buf, Bins: e.bins()}); err != nil {
 		if c.forgetCall(cl) {

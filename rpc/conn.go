@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,11 +62,14 @@ type Conn struct {
 	cause     error
 	calls     map[uint64]*call
 	callbacks map[string]*callback
-	order     pendingList         // pending entries, oldest first
-	handles   map[*Func]struct{}  // live handles to the peer's functions
-	evicted   map[string]struct{} // recently evicted function ids
-	evictRing []string            // insertion order of evicted, bounded
-	running   requestList         // requests routed and not yet ended
+	order     pendingList      // pending entries, oldest first
+	handles   map[string]*Func // live handles to the peer's functions, by id (chained by Func.next)
+	nHandles  int              // handles in the map
+	evicted   idRing           // recently evicted local function ids
+	// peerEvicted holds ids the peer said it evicted (rpc.evicted) before
+	// any handle to them arrived: the placeholder may still be on its way.
+	peerEvicted idRing
+	running     requestList // requests routed and not yet ended
 
 	// smu guards the handler workers and queue.
 	smu     sync.Mutex
@@ -120,8 +124,7 @@ func NewWithOptions(t Transport, o Options) *Conn {
 		done:      make(chan struct{}),
 		calls:     make(map[uint64]*call),
 		callbacks: make(map[string]*callback),
-		handles:   make(map[*Func]struct{}),
-		evicted:   make(map[string]struct{}),
+		handles:   make(map[string]*Func),
 	}
 	if j, ok := t.(JSONOnly); ok && j.JSONOnly() {
 		c.rawBins = false
@@ -183,7 +186,7 @@ func (s Stats) Pending() int { return s.Waiting + s.Callbacks }
 // Stats returns a consistent snapshot of the counters.
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
-	s := Stats{Waiting: len(c.calls), Callbacks: len(c.callbacks), Handles: len(c.handles)}
+	s := Stats{Waiting: len(c.calls), Callbacks: len(c.callbacks), Handles: c.nHandles}
 	c.mu.Unlock()
 	c.smu.Lock()
 	s.Running, s.Queued = c.workers-len(c.idle), len(c.queue)
@@ -239,10 +242,13 @@ func (c *Conn) shutdown(cause error) {
 	calls := c.calls
 	c.calls = make(map[uint64]*call)
 	clear(c.callbacks)
-	for h := range c.handles {
-		h.state.Store(stateReleased)
+	for _, h := range c.handles {
+		for ; h != nil; h = h.next {
+			h.state.Store(stateReleased)
+		}
 	}
 	clear(c.handles)
+	c.nHandles = 0
 	c.order.init()
 	c.mu.Unlock()
 
@@ -294,13 +300,19 @@ func isClosedErr(err error) bool {
 		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, ErrClosed)
 }
 
+// evictions is what addPendingLocked evicted, acted on by afterEvict once
+// c.mu is released.
+type evictions struct {
+	ids    []string // for OnEvict: call ids in decimal, function ids
+	failed []*call  // calls to fail with ErrEvicted
+	fns    []string // function ids to announce to the peer (rpc.evicted)
+}
+
 // addPendingLocked appends an entry to the eviction order and evicts the
-// oldest entries over the bound. The returned ids go to OnEvict after the
-// lock is released; the returned calls must be failed with ErrEvicted.
-func (c *Conn) addPendingLocked(n *pendingNode) ([]string, []*call) {
+// oldest entries over the bound.
+func (c *Conn) addPendingLocked(n *pendingNode) evictions {
 	c.order.pushBack(n)
-	var ids []string
-	var failed []*call
+	var ev evictions
 	for c.order.len() > c.opts.MaxPending {
 		front := c.order.front()
 		c.order.remove(front)
@@ -308,35 +320,74 @@ func (c *Conn) addPendingLocked(n *pendingNode) ([]string, []*call) {
 		case *call:
 			delete(c.calls, x.id)
 			c.releaseScopeLocked(x)
-			ids = append(ids, fmt.Sprint(x.id))
-			failed = append(failed, x)
+			ev.ids = append(ev.ids, strconv.FormatUint(x.id, 10))
+			ev.failed = append(ev.failed, x)
 		case *callback:
 			delete(c.callbacks, x.id)
 			c.recordEvictedLocked(x.id)
-			ids = append(ids, x.id)
+			ev.ids = append(ev.ids, x.id)
+			ev.fns = append(ev.fns, x.id)
 		}
 	}
-	return ids, failed
+	return ev
 }
 
-func (c *Conn) recordEvictedLocked(id string) {
-	c.evicted[id] = struct{}{}
-	c.evictRing = append(c.evictRing, id)
-	if len(c.evictRing) > maxEvictedRecords {
-		delete(c.evicted, c.evictRing[0])
-		c.evictRing = c.evictRing[1:]
+func (c *Conn) recordEvictedLocked(id string) { c.evicted.add(id) }
+
+// idRing is a set of the last maxEvictedRecords ids added. The zero value
+// is empty and ready.
+type idRing struct {
+	set   map[string]struct{}
+	order []string // insertion order
+}
+
+func (r *idRing) add(id string) {
+	if r.set == nil {
+		r.set = make(map[string]struct{})
+	}
+	r.set[id] = struct{}{}
+	r.order = append(r.order, id)
+	if len(r.order) > maxEvictedRecords {
+		delete(r.set, r.order[0])
+		r.order = r.order[1:]
 	}
 }
 
-// afterEvict fails evicted calls and runs the hook; call without locks.
-func (c *Conn) afterEvict(ids []string, failed []*call) {
-	for _, cl := range failed {
+func (r *idRing) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+// afterEvict fails evicted calls, tells the peer which functions were
+// dropped and runs the hook; call without locks.
+func (c *Conn) afterEvict(ev evictions) {
+	for _, cl := range ev.failed {
 		id := cl.id // cl is recycled once the reply is taken
 		cl.done <- reply{err: fmt.Errorf("%w: call %d", ErrEvicted, id)}
 		c.sendCancel(id) // free the peer's handler too
 	}
-	if len(ids) > 0 && c.opts.OnEvict != nil {
-		c.opts.OnEvict(ids)
+	if len(ev.fns) > 0 {
+		c.sendEvicted(ev.fns) // free the peer's handles too
+	}
+	if len(ev.ids) > 0 && c.opts.OnEvict != nil {
+		c.opts.OnEvict(ev.ids)
+	}
+}
+
+// sendEvicted tells the peer that functions it holds handles to were
+// evicted, so that it drops them. Best effort, as sendCancel.
+func (c *Conn) sendEvicted(ids []string) {
+	buf := make([]byte, 0, 64+8*len(ids))
+	buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.evicted","params":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, id)
+	}
+	buf = append(buf, "]}"...)
+	if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
+		c.report(fmt.Errorf("rpc: sending rpc.evicted: %w", err))
 	}
 }
 

@@ -47,7 +47,8 @@
 // *Func (or a stub when the result is of a func type) that lives until
 // Unbind or close. Options.NestedFuncs allows funcs inside structs, maps and
 // slices. Conn.Stats reports waiting calls, stored functions and live
-// handles; Options.MaxPending bounds the first two, evicting the oldest.
+// handles; Options.MaxPending bounds the first two, evicting the oldest
+// (the peer is told, and drops its handles to evicted functions).
 //
 // # Errors, timeouts and close
 //

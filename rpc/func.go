@@ -15,6 +15,7 @@ const (
 	stateLive int32 = iota
 	stateKept
 	stateReleased
+	stateEvicted // the owner evicted the function (rpc.evicted)
 )
 
 // Func is a handle to a function that lives on the other side of a Conn: a
@@ -28,11 +29,17 @@ const (
 // stub cannot be kept or unbound, so declare the parameter (or result) as
 // *Func where the function must outlive its call or be released early.
 //
+// When the owner evicts the function (its Options.MaxPending), it says so
+// and the handle is dropped from Stats at once: Evicted reports true, and
+// a call still reaches the owner, which answers with an error matching
+// ErrEvicted (or a null result when it ignores evicted functions).
+//
 // A Func is safe for concurrent use.
 type Func struct {
 	c     *Conn
 	id    string
 	state atomic.Int32
+	next  *Func // the next live handle with the same id, in Conn.handles
 	// inCall is true for a handle that came in the params of a call (not a
 	// notification): keeping it must tell the owner, which otherwise drops
 	// the function when the call returns.
@@ -44,6 +51,10 @@ func (f *Func) ID() string { return f.id }
 
 // Released reports whether the handle can no longer be called.
 func (f *Func) Released() bool { return f.state.Load() == stateReleased }
+
+// Evicted reports whether the owner announced that it evicted the function
+// (see Options.MaxPending).
+func (f *Func) Evicted() bool { return f.state.Load() == stateEvicted }
 
 func (f *Func) check() error {
 	if f == nil || f.c == nil {
@@ -77,7 +88,8 @@ func (f *Func) Notify(ctx context.Context, args ...any) error {
 // it outlives its handler (a subscription); it then lives until Unbind or
 // close. It must be called before the handler returns and tells the owner
 // with an rpc.keep notification. It is a no-op on a handle that is already
-// kept or came in a result.
+// kept, came in a result, or whose function the owner evicted (calls on it
+// get the owner's answer for an evicted function).
 func (f *Func) Keep(ctx context.Context) error {
 	if err := f.check(); err != nil {
 		return err
@@ -89,13 +101,16 @@ func (f *Func) Keep(ctx context.Context) error {
 }
 
 // Unbind releases the handle and tells the owner (rpc.unbind) to drop the
-// function. Later calls fail with ErrReleased. Unbinding twice is a no-op.
+// function. Later calls fail with ErrReleased. Unbinding twice is a no-op,
+// and so is unbinding a handle whose function the owner evicted, apart from
+// marking it released.
 func (f *Func) Unbind(ctx context.Context) error {
 	if f == nil || f.c == nil {
 		return nil
 	}
-	if f.state.Swap(stateReleased) == stateReleased {
-		return nil
+	switch f.state.Swap(stateReleased) {
+	case stateReleased, stateEvicted:
+		return nil // the owner no longer holds the function
 	}
 	f.c.dropHandle(f)
 	return f.c.notify(ctx, "rpc.unbind", "", []any{f.id})
@@ -116,7 +131,15 @@ func (c *Conn) newHandle(id string, sc *reqScope) (*Func, error) {
 		c.mu.Unlock()
 		return nil, c.closedErrOrNil()
 	}
-	c.handles[f] = struct{}{}
+	if len(c.peerEvicted.set) > 0 && c.peerEvicted.has(id) {
+		// The owner evicted it while sending it (see evictHandles).
+		f.state.Store(stateEvicted)
+		c.mu.Unlock()
+		return f, nil
+	}
+	f.next = c.handles[id]
+	c.handles[id] = f
+	c.nHandles++
 	c.mu.Unlock()
 	if sc != nil {
 		f.inCall = !sc.notification
@@ -133,8 +156,66 @@ func (c *Conn) closedErrOrNil() error {
 
 func (c *Conn) dropHandle(f *Func) {
 	c.mu.Lock()
-	delete(c.handles, f)
+	c.unlinkHandleLocked(f)
 	c.mu.Unlock()
+}
+
+// unlinkHandleLocked removes f from c.handles; a handle not there (already
+// dropped) is left alone.
+func (c *Conn) unlinkHandleLocked(f *Func) {
+	head := c.handles[f.id]
+	switch {
+	case head == nil:
+		return
+	case head == f:
+		if f.next == nil {
+			delete(c.handles, f.id)
+		} else {
+			c.handles[f.id] = f.next
+		}
+	default:
+		p := head
+		for p.next != nil && p.next != f {
+			p = p.next
+		}
+		if p.next == nil {
+			return
+		}
+		p.next = f.next
+	}
+	f.next = nil
+	c.nHandles--
+}
+
+// evictHandles drops the handles to functions the peer evicted
+// (rpc.evicted); handles being released meanwhile keep that state. An id
+// with no handle is remembered: the owner may have evicted a function while
+// sending the message that carries it, and a handle made from that message
+// then starts out evicted. Ids are never reused, so remembering one that
+// was released instead costs only its place in the bounded record.
+func (c *Conn) evictHandles(ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	for _, id := range ids {
+		h := c.handles[id]
+		if h == nil {
+			c.peerEvicted.add(id)
+			continue
+		}
+		delete(c.handles, id)
+		for h != nil {
+			next := h.next
+			h.next = nil
+			c.nHandles--
+			if !h.state.CompareAndSwap(stateLive, stateEvicted) {
+				h.state.CompareAndSwap(stateKept, stateEvicted)
+			}
+			h = next
+		}
+	}
 }
 
 // reqScope collects the handles decoded from one request's params.
@@ -168,12 +249,10 @@ func (c *Conn) storeCallback(fn reflect.Value, scope uint64) (string, error) {
 		return "", err
 	}
 	c.callbacks[id] = cb
-	var ids []string
-	var failed []*call
 	cb.node.owner = cb
-	ids, failed = c.addPendingLocked(&cb.node)
+	ev := c.addPendingLocked(&cb.node)
 	c.mu.Unlock()
-	c.afterEvict(ids, failed)
+	c.afterEvict(ev)
 	return id, nil
 }
 

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -211,15 +212,59 @@ func TestEviction(t *testing.T) {
 	first := <-handles
 	ids := <-evicted
 	assert.Equal(t, []string{first.ID()}, ids)
+	// The owner tells the peer (rpc.evicted), which drops its handle.
+	require.Eventually(t, first.Evicted, testTimeout, pollEvery)
+	assert.Equal(t, Stats{Callbacks: 2}, bindings(a))
+	assert.Equal(t, Stats{Handles: 2}, bindings(b), "counters consistent on both sides")
 	err := first.Call(ctx, nil)
 	assert.ErrorIs(t, err, ErrEvicted, "clear error on an evicted handle")
 	assert.ErrorIs(t, err, ErrHandleEvicted)
-	second := <-handles
+	require.NoError(t, first.Keep(ctx), "a no-op")
+	require.NoError(t, first.Unbind(ctx), "the owner no longer has it: nothing to do")
+	assert.True(t, first.Released())
+	second, third := <-handles, <-handles
 	n, err := CallFunc[int](ctx, second)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	assert.Equal(t, 2, a.Stats().Callbacks)
+	require.NoError(t, second.Unbind(ctx))
+	require.NoError(t, third.Unbind(ctx))
+	zero(t, a, b)
+}
 
+// TestEvictionKeepsCountersConsistent keeps more subscriptions than the
+// owner's bound allows: the peer drops the handles the owner evicted, so
+// both sides count the same functions, and unbinding the rest leaves
+// nothing.
+func TestEvictionKeepsCountersConsistent(t *testing.T) {
+	for _, max := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint("MaxPending=", max), func(t *testing.T) {
+			a, b := pair(t, Options{MaxPending: max}, Options{})
+			handles := make(chan *Func, 10)
+			require.NoError(t, b.Register("subscribe", func(ctx context.Context, f *Func) error {
+				handles <- f
+				return f.Keep(ctx)
+			}))
+			ctx := testCtx(t)
+			const n = 5
+			for i := 0; i < n; i++ {
+				require.NoError(t, a.Call(ctx, "subscribe", nil, func() int { return i }))
+			}
+			kept := bindings(a).Callbacks
+			assert.LessOrEqual(t, kept, max)
+			require.Eventually(t, func() bool { return bindings(b) == Stats{Handles: kept} }, testTimeout, pollEvery,
+				"owner %+v, peer %+v", bindings(a), bindings(b))
+			for i := 0; i < n; i++ {
+				f := <-handles
+				if !f.Evicted() {
+					n, err := CallFunc[int](ctx, f)
+					require.NoError(t, err)
+					assert.Equal(t, i, n)
+				}
+				require.NoError(t, f.Unbind(ctx))
+			}
+			zero(t, a, b)
+		})
+	}
 }
 
 func TestEvictWaitingCall(t *testing.T) {
@@ -254,9 +299,14 @@ func TestIgnoreEvicted(t *testing.T) {
 	ctx := testCtx(t)
 	require.NoError(t, a.Call(ctx, "hold", nil, func() int { return 1 }))
 	require.NoError(t, a.Call(ctx, "hold", nil, func() int { return 2 }))
-	n, err := CallFunc[int](ctx, <-handles)
+	first, second := <-handles, <-handles
+	require.Eventually(t, first.Evicted, testTimeout, pollEvery)
+	n, err := CallFunc[int](ctx, first)
 	assert.NoError(t, err, "ignored")
 	assert.Equal(t, 0, n)
+	require.NoError(t, first.Unbind(ctx))
+	require.NoError(t, second.Unbind(ctx))
+	zero(t, a, b)
 }
 
 func TestUnknownHandle(t *testing.T) {
@@ -269,4 +319,77 @@ func TestUnknownHandle(t *testing.T) {
 	assert.Equal(t, `{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":3}`, p.recv(t))
 	p.send(t, `{"jsonrpc":"2.0","method":"rpc.cancel","params":[42],"id":4}`)
 	assert.Equal(t, `{"jsonrpc":"2.0","result":null,"id":4}`, p.recv(t))
+}
+
+// TestEvictedNotice pins rpc.evicted on the wire: the owner sends it when
+// its bound evicts a function, and the holder drops every handle with an
+// evicted id, including one whose placeholder arrives after the notice.
+func TestEvictedNotice(t *testing.T) {
+	t.Run("owner", func(t *testing.T) {
+		c, p := rawConn(t, Options{MaxPending: 2}, nil)
+		ctx := testCtx(t)
+		errc := make(chan error, 1)
+		go func() { errc <- c.Call(ctx, "sub", nil, func() {}) }()
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"sub","params":[{"$fn":"2"}],"id":1}`, p.recv(t))
+		p.send(t, `{"jsonrpc":"2.0","method":"rpc.keep","params":["2"]}`)
+		p.send(t, `{"jsonrpc":"2.0","result":null,"id":1}`)
+		require.NoError(t, <-errc)
+		go func() { errc <- c.Call(ctx, "sub", nil, func() {}) }()
+		// Function 4 and call 3 are pending beside function 2: 2 goes.
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"rpc.evicted","params":["2"]}`, p.recv(t))
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"sub","params":[{"$fn":"4"}],"id":3}`, p.recv(t))
+		p.send(t, `{"jsonrpc":"2.0","result":null,"id":3}`)
+		require.NoError(t, <-errc)
+		zero(t, c)
+	})
+	t.Run("holder", func(t *testing.T) {
+		held := make(chan *Func, 10)
+		c, p := rawConn(t, Options{}, func(c *Conn) {
+			require.NoError(t, c.Register("hold", func(ctx context.Context, f *Func) error {
+				held <- f
+				return f.Keep(ctx)
+			}))
+		})
+		ctx := testCtx(t)
+		hold := func(fn string, id int) *Func {
+			p.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"hold","params":[{"$fn":%q}],"id":%d}`, fn, id))
+			f := <-held
+			if !f.Evicted() {
+				assert.Equal(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"rpc.keep","params":[%q]}`, fn), p.recv(t))
+			}
+			assert.Equal(t, fmt.Sprintf(`{"jsonrpc":"2.0","result":null,"id":%d}`, id), p.recv(t))
+			return f
+		}
+		// A peer may send one id twice; each placeholder is its own handle.
+		f1, f2, g := hold("f", 1), hold("f", 2), hold("g", 3)
+		assert.Equal(t, Stats{Handles: 3}, bindings(c))
+		require.NoError(t, f1.Unbind(ctx))
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"rpc.unbind","params":["f"]}`, p.recv(t))
+		assert.Equal(t, Stats{Handles: 2}, bindings(c))
+
+		p.send(t, `{"jsonrpc":"2.0","method":"rpc.evicted","params":["f","h"],"id":4}`)
+		assert.Equal(t, `{"jsonrpc":"2.0","result":null,"id":4}`, p.recv(t))
+		assert.True(t, f2.Evicted())
+		assert.False(t, g.Evicted())
+		assert.Equal(t, Stats{Handles: 1}, bindings(c))
+		// h was announced before its placeholder came: the handle starts
+		// evicted, is not counted, and Keep sends nothing.
+		h := hold("h", 5)
+		assert.True(t, h.Evicted())
+		assert.Equal(t, Stats{Handles: 1}, bindings(c))
+		// A call on an evicted handle still goes to the owner, whose
+		// answer decides.
+		errc := make(chan error, 1)
+		go func() { errc <- f2.Call(ctx, nil) }()
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"rpc.callback","params":["f"],"id":1}`, p.recv(t))
+		p.send(t, `{"jsonrpc":"2.0","error":{"code":-32004,"message":"Function handle evicted: f"},"id":1}`)
+		assert.ErrorIs(t, <-errc, ErrEvicted)
+		require.NoError(t, f2.Unbind(ctx), "nothing to tell the owner")
+		require.NoError(t, g.Unbind(ctx))
+		assert.Equal(t, `{"jsonrpc":"2.0","method":"rpc.unbind","params":["g"]}`, p.recv(t))
+
+		p.send(t, `{"jsonrpc":"2.0","method":"rpc.evicted","params":{"f":1},"id":6}`)
+		assert.Contains(t, p.recv(t), `"code":-32602`)
+		zero(t, c)
+	})
 }

@@ -18,6 +18,7 @@ func FuzzConnMessage(f *testing.F) {
 		`{"jsonrpc":"2.0","method":"rpc.cancel","params":[1,"x",null]}`,
 		`{"jsonrpc":"2.0","method":"rpc.unbind","params":["1"]}`,
 		`{"jsonrpc":"2.0","method":"rpc.keep","params":{"a":1}}`,
+		`{"jsonrpc":"2.0","method":"rpc.evicted","params":["1","x"],"id":6}`,
 		`{"jsonrpc":"2.0","method":"rpc.discover","id":4}`,
 		`{"jsonrpc":"2.0","result":{"$fn":"1"},"id":1}`,
 		`[{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1},{"jsonrpc":"2.0","method":"nope"},1]`,

@@ -31,9 +31,10 @@ type Options struct {
 
 	// MaxPending bounds the pending entries: calls waiting for a response
 	// plus local functions stored for the peer to call. Past it the oldest
-	// entry is evicted: a waiting call fails with ErrEvicted, a stored
-	// function is dropped and a later rpc.callback on it is answered with
-	// CodeHandleEvicted. Default 10,000.
+	// entry is evicted: a waiting call fails with ErrEvicted (and the peer
+	// is sent rpc.cancel), a stored function is dropped, the peer is told
+	// (rpc.evicted) so that it drops its handle, and a later rpc.callback
+	// on it is answered with CodeHandleEvicted. Default 10,000.
 	MaxPending int
 	// OnEvict, if set, is called with the ids of evicted entries (call ids
 	// in decimal, function ids as sent). It runs outside all locks, on the

@@ -167,6 +167,14 @@ func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
 		}
 		c.mu.Unlock()
 		c.replyNull(m, b)
+	case "rpc.evicted":
+		var ids []string
+		if err := json.Unmarshal(m.Params, &ids); err != nil {
+			c.replyError(m, b, invalidParams(err))
+			return
+		}
+		c.evictHandles(ids)
+		c.replyNull(m, b)
 	case "rpc.callback":
 		c.serveCallback(m, bins, b)
 	case "rpc.discover":
@@ -185,7 +193,7 @@ func (c *Conn) serveCallback(m *Message, bins []binchannel.Binary, b *batch) {
 	}
 	c.mu.Lock()
 	cb := c.callbacks[id]
-	_, evicted := c.evicted[id]
+	evicted := c.evicted.has(id)
 	c.mu.Unlock()
 	if cb == nil {
 		switch {
