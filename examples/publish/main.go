@@ -3,12 +3,11 @@
 // peer over a WebRTC data channel, and uploads it with a window of chunk
 // calls in flight, printing progress.
 //
-//	go run ./cmd/peerd                      # in one terminal
-//	go run ./examples/publish -name docs ./docs
+//	go run ./cmd/peerd                                         # in one terminal
+//	go run ./examples/publish -name demo ./examples/publish/site
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,13 +42,24 @@ func main() {
 }
 
 func publish(ctx context.Context, out io.Writer, signalURL, room, name, dir string) error {
-	// Pack the directory. store.Pack is deterministic, so publishing the
-	// same tree again after an interruption resumes the same upload.
-	var archive bytes.Buffer
-	if _, err := store.Pack(dir, &archive); err != nil {
+	// Pack the directory into a temporary file, hashing it on the way:
+	// memory stays small whatever the size. store.Pack is deterministic, so
+	// publishing the same tree again after an interruption resumes the same
+	// upload.
+	archive, err := os.CreateTemp("", "publish-*.tar.gz")
+	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(archive.Bytes())
+	defer os.Remove(archive.Name())
+	defer archive.Close()
+	h := sha256.New()
+	if _, err := store.Pack(dir, io.MultiWriter(archive, h)); err != nil {
+		return err
+	}
+	fi, err := archive.Stat()
+	if err != nil {
+		return err
+	}
 
 	// Reach the store peer: the first publisher in the room.
 	conn, err := peer.Dial(ctx, signalURL, room, peer.Options{Network: peer.NetworkLoopback})
@@ -58,8 +68,9 @@ func publish(ctx context.Context, out io.Writer, signalURL, room, name, dir stri
 	}
 	defer conn.Close()
 
-	info, err := store.Upload(ctx, conn.RPC(), name, bytes.NewReader(archive.Bytes()), int64(archive.Len()),
-		hex.EncodeToString(sum[:]), time.Now(), store.TransferOptions{
+	// Upload reads the file with ReadAt, a window of chunks at a time.
+	info, err := store.Upload(ctx, conn.RPC(), name, archive, fi.Size(), hex.EncodeToString(h.Sum(nil)), time.Now(),
+		store.TransferOptions{
 			Progress: func(done, total int64) { fmt.Fprintf(out, "uploaded %d of %d bytes\n", done, total) },
 		})
 	if err != nil {

@@ -61,14 +61,23 @@ func TestPublish(t *testing.T) {
 		}
 	}()
 
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("<p>hi</p>"), 0o644))
+	// The directory the README publishes, packed in a temporary directory
+	// of the test's own.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	var out bytes.Buffer
-	require.NoError(t, publish(ctx, &out, url, "public", "example", dir))
-	assert.Contains(t, out.String(), `published "example": 1 files`)
-	site, err := st.SiteDir("example")
+	require.NoError(t, publish(ctx, &out, url, "public", "demo", "site"))
+	assert.Contains(t, out.String(), `published "demo": 3 files, sha256 `)
+	site, err := st.SiteDir("demo")
 	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(site, "index.html"))
+	for _, name := range []string{"index.html", "style.css", "about/index.html"} {
+		want, err := os.ReadFile(filepath.Join("site", name))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(site, name))
+		require.NoError(t, err)
+		assert.Equal(t, want, got, name)
+	}
+	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
-	assert.Equal(t, "<p>hi</p>", string(b))
+	assert.Empty(t, left, "the packed archive is removed")
 }
