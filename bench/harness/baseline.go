@@ -19,7 +19,7 @@ const pingSize = 100
 
 func init() {
 	throughputCases = append(throughputCases,
-		ThroughputCase{Name: "copy", Setup: setupCopy},
+		ThroughputCase{Name: "copy", Setup: setupCopy, MinDuration: inMemoryMinDuration},
 		ThroughputCase{Name: "tcp", Setup: setupTCP},
 		ThroughputCase{Name: "websocket", Setup: setupWebSocket},
 	)

@@ -41,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sizes := fs.String("sizes", "", "comma-separated throughput payload sizes, e.g. 1KiB,64KiB,16MiB")
 	reps := fs.Int("reps", 0, "repetitions per figure (default 5, quick 3)")
 	bytesFlag := fs.String("bytes", "", "bytes moved per throughput measurement (default 64MiB, quick 4MiB)")
+	duration := fs.Duration("duration", 0, "least time of each throughput measurement (throughput and cpu suites): the transfer of -bytes repeats until it has passed "+
+		"(default 0: one transfer; copy and the in-memory pipe cases always run at least "+inMemoryMinDuration.String()+")")
 	rtts := fs.Int("roundtrips", 0, "round trips per latency measurement (default 2000, quick 300)")
 	memBytes := fs.String("memory-bytes", "", "bytes moved by each repetition of the memory suite (default 1GiB, quick 32MiB)")
 	pubBytes := fs.String("publish-bytes", "", "size of the file the publish suite publishes with the peerd program (default 1GiB, quick 32MiB)")
@@ -78,6 +80,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *reps > 0 {
 		cfg.Reps = *reps
 	}
+	if *duration < 0 {
+		return fmt.Errorf("-duration %s: want 0 or more", *duration)
+	}
+	cfg.Duration = *duration
 	if *rtts > 0 {
 		cfg.RoundTrips = *rtts
 	}
@@ -108,6 +114,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *peerdBin != "" {
 		cfg.PeerdBinary = *peerdBin
+	}
+	if d := cfg.withDefaults(); d.Duration > 0 && time.Duration(d.Reps)*d.Duration >= d.CaseTimeout {
+		return fmt.Errorf("-duration %s times %d repetitions does not fit in -case-timeout %s", d.Duration, d.Reps, d.CaseTimeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *total)
 	defer cancel()

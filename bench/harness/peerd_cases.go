@@ -18,10 +18,10 @@ const wsMaxMessage = 1 << 20
 
 func init() {
 	throughputCases = append(throughputCases,
-		ThroughputCase{Name: "binchannel pipe", Baseline: "copy", Setup: setupBinchannelPipe},
+		ThroughputCase{Name: "binchannel pipe", Baseline: "copy", Setup: setupBinchannelPipe, MinDuration: inMemoryMinDuration},
 		ThroughputCase{Name: "binchannel websocket", Baseline: "websocket", Setup: setupBinchannelWS},
-		ThroughputCase{Name: "binchannel pipe request", Setup: setupBinchannelPipeRequest},
-		ThroughputCase{Name: "rpc pipe", Baseline: "binchannel pipe request", Setup: setupRPCPipeThroughput},
+		ThroughputCase{Name: "binchannel pipe request", Setup: setupBinchannelPipeRequest, MinDuration: inMemoryMinDuration},
+		ThroughputCase{Name: "rpc pipe", Baseline: "binchannel pipe request", Setup: setupRPCPipeThroughput, MinDuration: inMemoryMinDuration},
 	)
 	latencyCases = append(latencyCases,
 		LatencyCase{Name: "pipe ping-pong", Setup: setupPipePing},

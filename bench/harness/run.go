@@ -26,6 +26,13 @@ type Config struct {
 	// Bytes is how much one throughput measurement moves at least (it moves at
 	// least four payloads). Default 64 MiB.
 	Bytes int64
+	// Duration is the least time one throughput measurement (throughput
+	// and cpu suites) runs: the transfer of Bytes repeats until it has
+	// passed, and the figure is all bytes moved over the time taken. Zero
+	// means one transfer, except for cases with a MinDuration of their own
+	// (those moving bytes within memory). The twoproc, memory and publish
+	// suites move their bytes once per measurement whatever it says.
+	Duration time.Duration
 	// RoundTrips is the number of round trips in one latency measurement.
 	// Default 2000.
 	RoundTrips int
@@ -52,6 +59,16 @@ type Config struct {
 	CaseTimeout time.Duration
 	// Progress, when set, receives a line per finished measurement.
 	Progress io.Writer
+
+	// now is the clock of throughput measurements; nil means time.Now.
+	now func() time.Time
+}
+
+func (c Config) clock() func() time.Time {
+	if c.now == nil {
+		return time.Now
+	}
+	return c.now
 }
 
 // Quick returns the configuration of the -quick mode: every suite at small
@@ -162,6 +179,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Conditions: conditions(),
 		Config:     cfg,
 		Started:    time.Now(),
+	}
+	if slices.Contains(cfg.Suites, "throughput") || slices.Contains(cfg.Suites, "cpu") {
+		rep.Conditions["throughput time"] = throughputTimeCondition(cfg)
 	}
 	for _, s := range cfg.Suites {
 		var err error

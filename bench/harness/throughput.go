@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,29 @@ func runThroughput(ctx context.Context, cfg Config, rep *Report) error {
 	}
 	setRatios(rep.Results)
 	return nil
+}
+
+// measureTime is the least time one measurement of c runs.
+func measureTime(cfg Config, c ThroughputCase) time.Duration {
+	return max(cfg.Duration, c.MinDuration)
+}
+
+// throughputTimeCondition describes how long throughput measurements run.
+func throughputTimeCondition(cfg Config) string {
+	var fast []string
+	for _, c := range throughputCases {
+		if c.MinDuration > cfg.Duration {
+			fast = append(fast, fmt.Sprintf("%s at least %s", c.Name, c.MinDuration))
+		}
+	}
+	s := fmt.Sprintf("each measurement moves %s once (at least 4 payloads)", sizeName(int(min(cfg.Bytes, 1<<62))))
+	if cfg.Duration > 0 {
+		s = fmt.Sprintf("each measurement repeats the transfer of %s (at least 4 payloads) until at least %s have passed", sizeName(int(min(cfg.Bytes, 1<<62))), cfg.Duration)
+	}
+	if len(fast) > 0 {
+		s += "; repeated until: " + strings.Join(fast, ", ")
+	}
+	return s + "; MB/s is all bytes moved over the time taken"
 }
 
 func tcNames(c ThroughputCase) (string, string) { return c.Name, c.Baseline }
@@ -60,12 +84,12 @@ func measureThroughput(ctx context.Context, cfg Config, suite string, c Throughp
 	}
 	var mbps, cpu []float64
 	for range cfg.Reps {
-		wall, used, err := sinceCPU(func() error { return m.Move(ctx, total) })
+		moved, wall, used, err := moveFor(ctx, m, total, measureTime(cfg, c), cfg.clock())
 		if err != nil {
 			return []Result{errResult(tr, err), errResult(cr, err)}
 		}
-		mbps = append(mbps, float64(total)/wall.Seconds()/1e6)
-		cpu = append(cpu, used.Seconds()/(float64(total)/(1<<30)))
+		mbps = append(mbps, float64(moved)/wall.Seconds()/1e6)
+		cpu = append(cpu, used.Seconds()/(float64(moved)/(1<<30)))
 	}
 	tr.Stat, cr.Stat = summarize(mbps), summarize(cpu)
 	return []Result{tr, cr}
