@@ -134,6 +134,9 @@ func memoryOnce(ctx context.Context, exe string, c memoryCase, url, room string,
 	var procs []*childProc
 	defer func() {
 		for _, p := range procs {
+			if err != nil {
+				p.kill()
+			}
 			if ferr := p.finish(); ferr != nil && err == nil {
 				err = ferr
 			}

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -72,4 +73,17 @@ func TestTableNamesRepetitionsThatDiffer(t *testing.T) {
 	b.Reset()
 	require.NoError(t, rep.WriteTable(&b))
 	assert.Contains(t, b.String(), "repetitions: 5 per figure (median, min, max); ")
+}
+
+// TestMemoryChildFailureIsReported starts a receiver with a configuration
+// it does not know: it ends at once, and its complaint comes back.
+func TestMemoryChildFailureIsReported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	_, err = memoryOnce(ctx, exe, memoryCase{name: "x", twoproc: "nope"}, "ws://127.0.0.1:1", "room", 1<<20, 10*time.Second)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "receiver not ready")
+	assert.Contains(t, err.Error(), "bad job")
 }

@@ -191,6 +191,9 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 		return 0, 0, err
 	}
 	defer func() {
+		if err != nil {
+			rcv.kill()
+		}
 		if ferr := rcv.finish(); ferr != nil && err == nil {
 			err = fmt.Errorf("receiver: %w", ferr)
 		}
@@ -260,6 +263,9 @@ type childProc struct {
 	stdin  io.WriteCloser
 	lines  chan string
 	stderr *tailBuffer
+
+	waitOnce sync.Once
+	waitErr  error
 }
 
 // startChild starts exe (with childArgs) as a child running job; the child
@@ -312,9 +318,22 @@ func (p *childProc) expect(ctx context.Context, prefix string) (string, error) {
 	}
 }
 
+// endedEarly waits for a child whose stdout closed before it said what
+// was expected, and returns an error with what it wrote to stderr.
 func (p *childProc) endedEarly() error {
-	return fmt.Errorf("child ended early: %s", strings.TrimSpace(p.stderr.String()))
+	werr := p.wait()
+	return fmt.Errorf("child ended early (%v): %s", werr, strings.TrimSpace(p.stderr.String()))
 }
+
+// wait waits for the child to end and for its stderr to be read.
+func (p *childProc) wait() error {
+	p.waitOnce.Do(func() { p.waitErr = p.cmd.Wait() })
+	return p.waitErr
+}
+
+// kill ends the child at once: after a failure it may be waiting for a
+// peer that will not come.
+func (p *childProc) kill() { _ = p.cmd.Process.Kill() }
 
 // closeStdin tells the child to end.
 func (p *childProc) closeStdin() { _ = p.stdin.Close() }
@@ -323,7 +342,7 @@ func (p *childProc) closeStdin() { _ = p.stdin.Close() }
 // it.
 func (p *childProc) finish() error {
 	p.closeStdin()
-	err := p.cmd.Wait()
+	err := p.wait()
 	for range p.lines {
 		// Wait closed stdout: the reading goroutine ends.
 	}
