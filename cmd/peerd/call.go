@@ -57,7 +57,7 @@ func buildParams(args []string) (jsontext.Value, error) {
 func runCall(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
 	endpointURL := envString(fs, "url", "PEERD_URL", "", "JSON-RPC endpoint (http://, https://, tcp://, tls://, ws://, wss://) instead of a peer in a room")
-	batch := fs.String("batch", "", "send the JSON-RPC request or batch in FILE (- for stdin) as is to --url and print the answer")
+	batch := envString(fs, "batch", "PEERD_BATCH", "", "send the JSON-RPC request or batch in FILE (- for stdin) as is to --url and print the answer")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

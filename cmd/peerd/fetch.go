@@ -13,8 +13,8 @@ var fetchCommand = &command{
 	summary: "download a bundle from the store peer, verify its SHA-256 and unpack it",
 	run: func(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		pf := addPeerFlags(fs)
-		out := fs.String("o", "", "directory to unpack into (created; must be empty); default ./NAME")
-		window := fs.Int("window", 16, "read calls in flight")
+		out := envString(fs, "o", "PEERD_OUT", "", "directory to unpack into (created; must be empty); default ./NAME")
+		window := envInt(fs, "window", "PEERD_WINDOW", 16, "read `calls` in flight")
 		pos, err := parseInterleaved(fs, args)
 		if err != nil {
 			return err

@@ -421,3 +421,79 @@ func TestShutdownTellsConnectedPeers(t *testing.T) {
 	assert.Contains(t, stderr.String(), "the serving peer is closing: peerd is shutting down")
 	assert.Error(t, conn.Call(ctx, "demo.add", nil, 1, 2))
 }
+
+func TestEveryFlagNamesItsEnvironmentVariable(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range commands() {
+		if c == benchCommand {
+			continue // go run ./bench's own flags
+		}
+		args := []string{"--help"}
+		if c.name != "" {
+			args = []string{c.name, "--help"}
+		}
+		out, errOut, err := runCLI(ctx, args...)
+		if c.name == "" {
+			require.NoError(t, err)
+			errOut = out[strings.Index(out, "daemon flags"):]
+		} else {
+			require.ErrorIs(t, err, flag.ErrHelp, c.name)
+		}
+		for _, entry := range strings.Split(errOut, "\n  -")[1:] {
+			assert.Contains(t, entry, "(env PEERD_", "peerd %s: -%s", c.name, entry)
+		}
+	}
+}
+
+func TestFlagsReadTheirEnvironmentVariables(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Each flag the help lists with a variable takes its default there.
+	for _, tt := range []struct {
+		cmd, env, value, want string
+	}{
+		{"publish", "PEERD_CHUNK", "4096", "(env PEERD_CHUNK) (default 4096)"},
+		{"publish", "PEERD_WINDOW", "3", "(env PEERD_WINDOW) (default 3)"},
+		{"fetch", "PEERD_OUT", "/tmp/x", `(env PEERD_OUT) (default "/tmp/x")`},
+		{"fetch", "PEERD_WINDOW", "5", "(env PEERD_WINDOW) (default 5)"},
+		{"share", "PEERD_CODE", "abcd-efgh", `(env PEERD_CODE) (default "abcd-efgh")`},
+		{"share", "PEERD_KEEP", "true", "(env PEERD_KEEP) (default true)"},
+		{"get", "PEERD_OUT", "/tmp/y", `(env PEERD_OUT) (default "/tmp/y")`},
+		{"call", "PEERD_BATCH", "b.json", `(env PEERD_BATCH) (default "b.json")`},
+	} {
+		t.Run(tt.cmd+"/"+tt.env, func(t *testing.T) {
+			t.Setenv(tt.env, tt.value)
+			_, errOut, err := runCLI(ctx, tt.cmd, "--help")
+			require.ErrorIs(t, err, flag.ErrHelp)
+			assert.Contains(t, errOut, tt.want)
+		})
+	}
+
+	// A value that does not parse is a usage error naming the variable,
+	// unless the flag is given on the command line.
+	t.Setenv("PEERD_KEEP", "maybe")
+	_, _, err := runCLI(ctx, "share", t.TempDir())
+	require.ErrorContains(t, err, `PEERD_KEEP: "maybe" is not true or false`)
+	assert.Equal(t, 2, exitCode(err))
+	t.Setenv("PEERD_WINDOW", "many")
+	_, _, err = runCLI(ctx, "fetch", "x")
+	require.ErrorContains(t, err, `PEERD_WINDOW: "many" is not an integer`)
+	_, _, err = runCLI(ctx, "fetch", "Bad Name", "--window", "2")
+	require.ErrorContains(t, err, "invalid bundle name", "the flag given overrides the variable")
+
+	// And a variable does what its flag does: PEERD_OUT is fetch's -o.
+	t.Setenv("PEERD_WINDOW", "2")
+	td := startTestDaemon(t)
+	src := t.TempDir()
+	writeFiles(t, src, map[string][]byte{"index.html": []byte("env")})
+	_, errOut, err := runCLI(ctx, "publish", src, "--name", "envsite", "--signal", td.signal)
+	require.NoError(t, err, errOut)
+	dst := filepath.Join(t.TempDir(), "from-env")
+	t.Setenv("PEERD_OUT", dst)
+	out, errOut, err := runCLI(ctx, "fetch", "envsite", "--signal", td.signal)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "into "+dst)
+	b, err := os.ReadFile(filepath.Join(dst, "index.html"))
+	require.NoError(t, err)
+	assert.Equal(t, "env", string(b))
+}

@@ -37,8 +37,8 @@ var publishCommand = &command{
 func runPublish(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
 	name := envString(fs, "name", "PEERD_NAME", "", "bundle name (default: the directory's name)")
-	chunk := fs.Int("chunk", store.DefaultChunk, "bytes per write call")
-	window := fs.Int("window", 8, "write calls in flight")
+	chunk := envInt(fs, "chunk", "PEERD_CHUNK", store.DefaultChunk, "`bytes` per write call")
+	window := envInt(fs, "window", "PEERD_WINDOW", 8, "write `calls` in flight")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -110,8 +110,8 @@ var shareCommand = &command{
 	run: func(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		signal := envString(fs, "signal", "PEERD_SIGNAL", "ws://127.0.0.1:8080/signal", "signaling server URL")
 		token := envString(fs, "token", "PEERD_TOKEN", "", "room token, when the signaling server requires one")
-		code := fs.String("code", "", "use this code instead of a random one")
-		keep := fs.Bool("keep", false, "keep sharing after the first complete download")
+		code := envString(fs, "code", "PEERD_CODE", "", "use this code instead of a random one")
+		keep := envBool(fs, "keep", "PEERD_KEEP", false, "keep sharing after the first complete download")
 		pos, err := parseInterleaved(fs, args)
 		if err != nil {
 			return err
@@ -189,7 +189,7 @@ var getCommand = &command{
 	run: func(env *cliEnv, fs *flag.FlagSet, args []string) error {
 		signal := envString(fs, "signal", "PEERD_SIGNAL", "ws://127.0.0.1:8080/signal", "signaling server URL")
 		token := envString(fs, "token", "PEERD_TOKEN", "", "room token, when the signaling server requires one")
-		out := fs.String("o", "", "directory to unpack into (created; must be empty)")
+		out := envString(fs, "o", "PEERD_OUT", "", "directory to unpack into (created; must be empty)")
 		pos, err := parseInterleaved(fs, args)
 		if err != nil {
 			return err
