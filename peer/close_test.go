@@ -41,8 +41,8 @@ func TestCloseMidTransfer(t *testing.T) {
 				err = a.tr.WriteMessage(ctx, msg)
 			}
 			require.ErrorIs(t, err, ErrRemoteClosed)
-			<-a.Done()
-			<-b.Done()
+			waitDone(t, a)
+			waitDone(t, b)
 			assert.ErrorIs(t, a.Err(), ErrRemoteClosed)
 			assert.ErrorIs(t, b.Err(), ErrClosed)
 			assert.Equal(t, StateClosed, a.State())
@@ -85,7 +85,7 @@ func TestCloseDrains(t *testing.T) {
 	}
 	require.NoError(t, a.Close())
 	require.NoError(t, <-got)
-	<-b.Done()
+	waitDone(t, b)
 	assert.ErrorIs(t, b.Err(), ErrRemoteClosed)
 }
 
@@ -104,7 +104,7 @@ func TestCloseConcurrent(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	<-b.Done()
+	waitDone(t, b)
 	assert.ErrorIs(t, a.Err(), ErrClosed)
 	assert.ErrorIs(t, b.Err(), ErrRemoteClosed)
 }

@@ -64,16 +64,23 @@ type Conn struct {
 	remoteID  string   // the other peer's signaling id; "" from Pair
 }
 
-// newConn creates the PeerConnection and starts the signal goroutines. The
-// offerer also creates the data channel and sends the offer.
-func newConn(api *webrtc.API, o Options, offerer bool, sig signaler) (*Conn, error) {
+// webrtcConfig is the PeerConnection configuration: the ICE servers, with
+// their credentials.
+func (o Options) webrtcConfig() webrtc.Configuration {
 	cfg := webrtc.Configuration{}
 	for _, s := range o.ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{
 			URLs: s.URLs, Username: s.Username, Credential: s.Credential,
 		})
 	}
-	pc, err := api.NewPeerConnection(cfg)
+
+	return cfg
+}
+
+// newConn creates the PeerConnection and starts the signal goroutines. The
+// offerer also creates the data channel and sends the offer.
+func newConn(api *webrtc.API, o Options, offerer bool, sig signaler) (*Conn, error) {
+	pc, err := api.NewPeerConnection(o.webrtcConfig())
 	if err != nil {
 		return nil, fmt.Errorf("peer: new peer connection: %w", err)
 	}

@@ -89,7 +89,7 @@ func TestDialListen(t *testing.T) {
 		require.NoError(t, d.c.Close())
 	}
 	for _, c := range accepted {
-		<-c.Done()
+		waitDone(t, c)
 		assert.ErrorIs(t, c.Err(), ErrRemoteClosed)
 	}
 }

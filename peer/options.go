@@ -180,6 +180,10 @@ type Options struct {
 	// mungeSDP rewrites our offer or answer before it is sent (tests only:
 	// simulates remotes that advertise other limits).
 	mungeSDP func(string) string
+
+	// onRead, if set, is told the length of every message the transport
+	// reads (tests only: acts at a known point of a transfer).
+	onRead func(n int)
 }
 
 func (o Options) withDefaults() Options {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +18,49 @@ import (
 
 // rpcOptions is testOptions with binchannel and rpc on the channel.
 func rpcOptions() Options { return Options{Network: NetworkLoopback} }
+
+// signaledPair connects a dialer with options a to a listener with options
+// b through an in-process signaling server on loopback, and closes both
+// when the test ends. It returns the dialer's and the accepted connection.
+func signaledPair(t *testing.T, a, b Options) (*Conn, *Conn) {
+	t.Helper()
+	url := signalingServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, err := Listen(ctx, url, "pair", b)
+	require.NoError(t, err)
+	type dialed struct {
+		c   *Conn
+		err error
+	}
+	out := make(chan dialed, 1)
+	go func() {
+		c, err := Dial(ctx, url, "pair", a)
+		out <- dialed{c, err}
+	}()
+	cb, err := l.Accept(ctx)
+	d := <-out
+	require.NoError(t, d.err)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	t.Cleanup(func() {
+		_ = d.c.Close()
+		_ = cb.Close()
+	})
+
+	return d.c, cb
+}
+
+// waitDone fails the test unless c has closed and its goroutines ended
+// within a bound.
+func waitDone(t *testing.T, c *Conn) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("connection did not end within 20 s")
+	}
+}
 
 func randomBytes(n int, seed uint64) []byte {
 	b := make([]byte, n)
@@ -31,7 +76,7 @@ func randomBytes(n int, seed uint64) []byte {
 }
 
 func TestRPCBothWays(t *testing.T) {
-	a, b := pair(t, rpcOptions(), rpcOptions())
+	a, b := signaledPair(t, rpcOptions(), rpcOptions())
 	ctx := testCtx(t)
 	require.NoError(t, a.RPC().Register("whoami", func() string { return "a" }))
 	require.NoError(t, b.RPC().Register("whoami", func() string { return "b" }))
@@ -54,7 +99,7 @@ func TestRPCBothWays(t *testing.T) {
 // limit, so binchannel chunks it to the negotiated size; the handler
 // reports progress through a callback and returns a function.
 func TestRPCBigBinary(t *testing.T) {
-	a, b := pair(t, rpcOptions(), rpcOptions())
+	a, b := signaledPair(t, rpcOptions(), rpcOptions())
 	ctx := testCtx(t)
 	data := randomBytes(32<<20, 7)
 	require.NoError(t, b.RPC().Register("store", func(ctx context.Context, blob []byte, progress *rpc.Func) (func(off, n int) []byte, error) {
@@ -88,7 +133,7 @@ func TestRPCBigBinary(t *testing.T) {
 // TestRPCConcurrentMixed runs many calls at once in both directions, small
 // and large payloads interleaved.
 func TestRPCConcurrentMixed(t *testing.T) {
-	a, b := pair(t, rpcOptions(), rpcOptions())
+	a, b := signaledPair(t, rpcOptions(), rpcOptions())
 	ctx := testCtx(t)
 	echo := func(p []byte) []byte { return p }
 	require.NoError(t, a.RPC().Register("echo", echo))
@@ -113,39 +158,51 @@ func TestRPCConcurrentMixed(t *testing.T) {
 	wg.Wait()
 }
 
-// TestRPCCloseMidTransfer closes one side while the other's call is
-// carrying a large binary: the pending call fails promptly with an error
-// naming the cause and both connections end with no goroutine left.
+// TestRPCCloseMidTransfer closes the receiving side while the other's
+// call is carrying a large binary (after 8 MiB of it have arrived): the
+// pending call fails promptly with an error naming the cause, the handler
+// never runs, and both connections end with no goroutine left.
 func TestRPCCloseMidTransfer(t *testing.T) {
-	a, b := pair(t, rpcOptions(), rpcOptions())
-	ctx := testCtx(t)
-	started := make(chan struct{})
+	bo := rpcOptions()
+	var got atomic.Int64
 	var once sync.Once
-	require.NoError(t, b.RPC().Register("slow", func(ctx context.Context, blob []byte) int {
-		<-ctx.Done()
+	var b *Conn
+	ready := make(chan struct{})
+	bo.onRead = func(n int) {
+		if got.Add(int64(n)) >= 8<<20 {
+			once.Do(func() {
+				go func() {
+					<-ready
+					_ = b.Close()
+				}()
+			})
+		}
+	}
+	a, b0 := signaledPair(t, rpcOptions(), bo)
+	b = b0
+	close(ready)
+	ctx := testCtx(t)
+	var ran atomic.Bool
+	require.NoError(t, b.RPC().Register("slow", func(blob []byte) int {
+		ran.Store(true)
 
 		return len(blob)
 	}))
-	require.NoError(t, b.RPC().Register("ping", func() {
-		once.Do(func() { close(started) })
-	}))
-	go func() {
-		<-started
-		_ = b.Close()
-	}()
-	errc := make(chan error, 2)
-	go func() { errc <- a.RPC().Call(ctx, "ping", nil) }()
+	errc := make(chan error, 1)
 	go func() { errc <- a.RPC().Call(ctx, "slow", nil, randomBytes(48<<20, 3)) }()
-	err1, err2 := <-errc, <-errc
-	err := err1
-	if err == nil {
-		err = err2
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pending call did not fail within 30 s of the remote closing")
 	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, rpc.ErrClosed)
 	assert.ErrorIs(t, err, ErrRemoteClosed)
-	<-a.Done()
-	<-b.Done()
+	waitDone(t, a)
+	waitDone(t, b)
 	assert.ErrorIs(t, a.Err(), ErrRemoteClosed)
 	assert.ErrorIs(t, b.Err(), ErrClosed)
+	assert.False(t, ran.Load(), "the 48 MiB packet never arrived whole")
+	assert.Less(t, got.Load(), int64(48<<20), "closed mid-transfer")
 }

@@ -58,6 +58,7 @@ type dcTransport struct {
 	// onFail is told once when a read or write fails on its own (remote
 	// close, protocol violation); the connection then closes.
 	onFail func(error)
+	onRead func(int) // Options.onRead
 
 	readBuf  []byte // detached read scratch; used by the reading goroutine only
 	readSize int    // size of the next read buffer made (0: initialReadBuffer)
@@ -78,6 +79,7 @@ func newDCTransport(dc *webrtc.DataChannel, rwc datachannel.ReadWriteCloserDeadl
 		lowCh:     make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 		onFail:    onFail,
+		onRead:    o.onRead,
 	}
 	dc.SetBufferedAmountLowThreshold(t.low)
 	dc.OnBufferedAmountLow(func() {
@@ -228,6 +230,9 @@ func (t *dcTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if t.onRead != nil {
+		t.onRead(len(msg))
 	}
 
 	return [][]byte{msg}, nil
