@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -217,4 +218,87 @@ func TestServeQuotaFlags(t *testing.T) {
 	_, _, err := runCLI(ctx, "serve", "--signal", url, "--max-store", "lots")
 	require.ErrorContains(t, err, "lots")
 	assert.Equal(t, 2, exitCode(err))
+}
+
+// TestSignalAndServeCommands runs `peerd signal` and `peerd serve` as a user
+// would, on loopback, and publishes, fetches and deletes through them.
+func TestSignalAndServeCommands(t *testing.T) {
+	url, sig := startSignal(t)
+	assert.Regexp(t, `^peerd signaling on ws://127\.0\.0\.1:\d+/ \(any path\); Ctrl-C stops it\n$`, sig.out.String())
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startCLI(t, "serve", "--signal", url, "--room", "shelf", "--data", data, "--http", "127.0.0.1:0")
+	base := srv.waitFor(t, serveSites)[1]
+	srv.waitFor(t, serveReady)
+	assert.Contains(t, srv.out.String(), `store peer in room "shelf" via `+url+", data in "+data+"\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := map[string][]byte{
+		"index.html":    []byte("<h1>shelf</h1>"),
+		"bin/blob.bin":  pseudoRandom(1<<20, 7),
+		"bin/empty.bin": {},
+	}
+	writeFiles(t, src, files)
+	room := []string{"--signal", url, "--room", "shelf"}
+
+	out, errOut, err := runCLI(ctx, append([]string{"publish", src, "--name", "books"}, room...)...)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	assert.Contains(t, out, "published books (3 files")
+	assert.Contains(t, out, "served at "+base+"/sites/books/\n")
+	code, body := httpGet(t, base+"/sites/books/bin/blob.bin")
+	assert.Equal(t, 200, code)
+	assert.True(t, bytes.Equal(files["bin/blob.bin"], []byte(body)))
+
+	dst := filepath.Join(t.TempDir(), "copy")
+	out, errOut, err = runCLI(ctx, append([]string{"fetch", "books", "-o", dst}, room...)...)
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	assert.Contains(t, out, "fetched books into "+dst+" (3 files, sha256 ")
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(name)))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), name)
+	}
+
+	out, errOut, err = runCLI(ctx, append([]string{"call", "store.list"}, room...)...)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, `"name": "books"`)
+	out, errOut, err = runCLI(ctx, append([]string{"call", "store.delete", "books"}, room...)...)
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "null\n", out)
+	out, _, err = runCLI(ctx, append([]string{"call", "store.list"}, room...)...)
+	require.NoError(t, err)
+	assert.Equal(t, "[]\n", out)
+	_, _, err = runCLI(ctx, append([]string{"call", "store.delete", "books"}, room...)...)
+	require.ErrorContains(t, err, "no such bundle")
+	_, _, err = runCLI(ctx, append([]string{"fetch", "books", "-o", filepath.Join(t.TempDir(), "gone")}, room...)...)
+	require.ErrorContains(t, err, "no such bundle")
+	code, _ = httpGet(t, base+"/sites/books/")
+	assert.Equal(t, 404, code)
+	left, err := filepath.Glob(filepath.Join(data, "bundles", "books.*"))
+	require.NoError(t, err)
+	assert.Empty(t, left)
+
+	// Ctrl-C stops both cleanly.
+	require.NoError(t, srv.stop(t))
+	require.NoError(t, sig.stop(t))
+}
+
+func TestAddrFromEnvironment(t *testing.T) {
+	t.Setenv("PEERD_ADDR", "127.0.0.1:0")
+	// The daemon listens where PEERD_ADDR says, not on its default :8080.
+	d := startCLI(t, "-data", filepath.Join(t.TempDir(), "data"))
+	base := d.waitFor(t, regexp.MustCompile(`web page    (http://127\.0\.0\.1:(\d+))/`))
+	assert.NotEqual(t, "8080", base[2])
+	code, body := httpGet(t, base[1]+"/status.json")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, `"room": "public"`)
+	// So does the signaling server alone.
+	sig := startCLI(t, "signal")
+	addr := sig.waitFor(t, signalReady)[1]
+	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, addr)
+	assert.NotEqual(t, "127.0.0.1:8080", addr)
+	require.NoError(t, sig.stop(t))
+	require.NoError(t, d.stop(t))
+	assert.Contains(t, d.out.String(), "peerd stopped")
 }
