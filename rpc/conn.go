@@ -70,6 +70,8 @@ type Conn struct {
 	// any handle to them arrived: the placeholder may still be on its way.
 	peerEvicted idRing
 	running     requestList // requests routed and not yet ended
+	unbinds     []string    // ids of collected stubs' handles to unbind (see queueUnbind)
+	unbinding   bool        // a goroutine sends unbinds
 
 	// smu guards the handler workers and queue.
 	smu     sync.Mutex
@@ -156,8 +158,8 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// Done is closed once the Conn has shut down and its read loop and all its
-// handlers have returned.
+// Done is closed once the Conn has shut down and its read loop, all its
+// handlers and its other goroutines have returned.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns why the Conn shut down (ErrClosed after Close, else the

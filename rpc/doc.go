@@ -44,8 +44,10 @@
 // type. It is released on both sides when the call returns, unless the
 // handler calls Func.Keep (a subscription); a kept handle lives until
 // Func.Unbind or close. A handler may return a func; the caller receives a
-// *Func (or a stub when the result is of a func type) that lives until
-// Unbind or close. Options.NestedFuncs allows funcs inside structs, maps and
+// *Func that lives until Unbind or close, or a stub when the result is of a
+// func type, released by Unbind or once the stub is unreachable. FuncOf
+// returns the *Func behind a stub (to keep or release it), and Unbind
+// releases it. Options.NestedFuncs allows funcs inside structs, maps and
 // slices. Conn.Stats reports waiting calls, stored functions and live
 // handles; Options.MaxPending bounds the first two, evicting the oldest
 // (the peer is told, and drops its handles to evicted functions).

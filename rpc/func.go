@@ -24,10 +24,10 @@ const (
 //
 // A handle that arrived in a request's params is released automatically
 // when the handler returns, unless the handler called Keep; a handle that
-// arrived in a result lives until Unbind or close. A handler parameter of a
-// concrete func type gets a stub of that type wrapping the same handle; a
-// stub cannot be kept or unbound, so declare the parameter (or result) as
-// *Func where the function must outlive its call or be released early.
+// arrived in a result lives until Unbind or close. A handler parameter or a
+// result of a concrete func type gets a stub of that type wrapping the same
+// handle: FuncOf returns the handle behind a stub, to keep or release it,
+// and a stub that came as a result is also released once it is unreachable.
 //
 // When the owner evicts the function (its Options.MaxPending), it says so
 // and the handle is dropped from Stats at once: Evicted reports true, and
@@ -40,6 +40,15 @@ type Func struct {
 	id    string
 	state atomic.Int32
 	next  *Func // the next live handle with the same id, in Conn.handles
+	// scoped is true for a handle that came in a request's params: its
+	// handler's return releases it unless kept.
+	scoped bool
+	// claimed is set by FuncOf: the handle's taker owns its lifetime.
+	claimed atomic.Bool
+	// stubEntry and stubAddr register a parameter stub made for the
+	// handle until its handler returns (see registerStub).
+	stubEntry *stubEntry
+	stubAddr  uintptr
 	// inCall is true for a handle that came in the params of a call (not a
 	// notification): keeping it must tell the owner, which otherwise drops
 	// the function when the call returns.
@@ -125,7 +134,7 @@ func CallFunc[T any](ctx context.Context, f *Func, args ...any) (T, error) {
 
 // newHandle records a handle to the peer's function id.
 func (c *Conn) newHandle(id string, sc *reqScope) (*Func, error) {
-	f := &Func{c: c, id: id}
+	f := &Func{c: c, id: id, scoped: sc != nil}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -134,12 +143,11 @@ func (c *Conn) newHandle(id string, sc *reqScope) (*Func, error) {
 	if len(c.peerEvicted.set) > 0 && c.peerEvicted.has(id) {
 		// The owner evicted it while sending it (see evictHandles).
 		f.state.Store(stateEvicted)
-		c.mu.Unlock()
-		return f, nil
+	} else {
+		f.next = c.handles[id]
+		c.handles[id] = f
+		c.nHandles++
 	}
-	f.next = c.handles[id]
-	c.handles[id] = f
-	c.nHandles++
 	c.mu.Unlock()
 	if sc != nil {
 		f.inCall = !sc.notification
@@ -229,6 +237,7 @@ type reqScope struct {
 func (c *Conn) releaseScope(sc *reqScope) []string {
 	var ids []string
 	for _, f := range sc.handles {
+		unregisterScoped(f)
 		if f.state.CompareAndSwap(stateLive, stateReleased) {
 			c.dropHandle(f)
 			ids = append(ids, f.id)
@@ -307,7 +316,7 @@ func makeStub(f *Func, ft reflect.Type) reflect.Value {
 	case 2:
 		resT, hasErr = ft.Out(0), ft.Out(1) == errType
 	}
-	return reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
+	stub := reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
 		ctx := context.Background()
 		if hasCtx {
 			if c, ok := in[0].Interface().(context.Context); ok && c != nil {
@@ -352,4 +361,6 @@ func makeStub(f *Func, ft reflect.Type) reflect.Value {
 		}
 		return out
 	})
+	registerStub(stub, f)
+	return stub
 }

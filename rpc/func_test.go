@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -147,7 +148,95 @@ func TestReturnedFunc(t *testing.T) {
 	n, err := add(ctx, 2, 3)
 	require.NoError(t, err)
 	assert.Equal(t, 5, n)
-	assert.Equal(t, Stats{Handles: 1}, bindings(a), "a typed stub lives until close")
+	assert.Equal(t, Stats{Handles: 1}, bindings(a))
+	assert.Equal(t, Stats{Callbacks: 1}, bindings(b))
+	require.NoError(t, Unbind(ctx, add), "a typed stub is released through its handle")
+	_, err = add(ctx, 2, 3)
+	assert.ErrorIs(t, err, ErrReleased)
+	require.NoError(t, Unbind(ctx, add), "twice is a no-op")
+	zero(t, a, b)
+
+	assert.Error(t, Unbind(ctx, func() {}), "not a stub")
+	assert.Error(t, Unbind(ctx, 42))
+	assert.Nil(t, FuncOf(func() {}))
+	assert.Nil(t, FuncOf(nil))
+	assert.Nil(t, FuncOf((func())(nil)))
+}
+
+// TestStubCollected: a stub received as a result and dropped is released on
+// both sides once the garbage collector finds it unreachable; one whose
+// handle was taken with FuncOf is not.
+func TestStubCollected(t *testing.T) {
+	a, b := pair(t, Options{}, Options{})
+	require.NoError(t, b.Register("adder", func() func(x, y int) int {
+		return func(x, y int) int { return x + y }
+	}))
+	ctx := testCtx(t)
+	use := func() {
+		add, err := Call[func(int, int) int](ctx, a, "adder")
+		require.NoError(t, err)
+		assert.Equal(t, 5, add(2, 3))
+	}
+	use()
+	use()
+	assert.Equal(t, Stats{Handles: 2}, bindings(a))
+	released := func() bool {
+		runtime.GC()
+		return bindings(a) == Stats{} && bindings(b) == Stats{}
+	}
+	require.Eventually(t, released, testTimeout, pollEvery, "a %+v, b %+v", bindings(a), bindings(b))
+
+	claimed := func() *Func {
+		add, err := Call[func(int, int) int](ctx, a, "adder")
+		require.NoError(t, err)
+		return FuncOf(add)
+	}()
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+	}
+	n, err := CallFunc[int](ctx, claimed, 1, 2)
+	require.NoError(t, err, "a claimed handle outlives its stub")
+	assert.Equal(t, 3, n)
+	require.NoError(t, claimed.Unbind(ctx))
+	zero(t, a, b)
+}
+
+// TestStubParam: a func-typed handler parameter can be kept through
+// FuncOf, called after its handler returned, and released with Unbind.
+func TestStubParam(t *testing.T) {
+	a, b := pair(t, Options{}, Options{})
+	subs := make(chan func(string) error, 1)
+	require.NoError(t, b.Register("subscribe", func(ctx context.Context, topic string, onEvent func(string) error) error {
+		if err := FuncOf(onEvent).Keep(ctx); err != nil {
+			return err
+		}
+		subs <- onEvent
+		return nil
+	}))
+	ctx := testCtx(t)
+	got := make(chan string, 1)
+	require.NoError(t, a.Call(ctx, "subscribe", nil, "news", func(s string) { got <- s }))
+	onEvent := <-subs
+	require.NoError(t, onEvent("hello"))
+	assert.Equal(t, "hello", <-got)
+	assert.Equal(t, Stats{Callbacks: 1}, bindings(a))
+	assert.Equal(t, Stats{Handles: 1}, bindings(b))
+	require.NoError(t, Unbind(ctx, onEvent))
+	assert.ErrorIs(t, onEvent("late"), ErrReleased)
+	zero(t, a, b)
+
+	// Not kept: released when the handler returns, stub or not.
+	var dropped func(string) error
+	require.NoError(t, b.Register("forget", func(onEvent func(string) error) { dropped = onEvent }))
+	require.NoError(t, a.Call(ctx, "forget", nil, func(string) {}))
+	assert.ErrorIs(t, dropped("x"), ErrReleased)
+	assert.Nil(t, FuncOf(dropped), "an unkept parameter stub is forgotten with its handle")
+	zero(t, a, b)
+	stubs.Range(func(_, v any) bool {
+		e := v.(*stubEntry)
+		assert.False(t, e.f.c == b && e.stub != nil, "no parameter stub is held after its handler returned")
+		return true
+	})
 }
 
 type job struct {
