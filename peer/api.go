@@ -59,6 +59,15 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	if o.SCTPRTOMax > 0 {
 		se.SetSCTPRTOMax(o.SCTPRTOMax)
 	}
+	if o.SCTPMinCwnd > 0 {
+		se.SetSCTPMinCwnd(uint32(o.SCTPMinCwnd)) //nolint:gosec // positive
+	}
+	if o.SCTPCwndCAStep > 0 {
+		se.SetSCTPCwndCAStep(uint32(o.SCTPCwndCAStep)) //nolint:gosec // positive
+	}
+	if o.SCTPFastRtxWnd > 0 {
+		se.SetSCTPFastRtxWnd(uint32(o.SCTPFastRtxWnd)) //nolint:gosec // positive
+	}
 
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se)), nil
 }

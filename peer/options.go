@@ -102,6 +102,20 @@ type Options struct {
 	// (60 s).
 	SCTPRTOMax time.Duration
 
+	// SCTPMinCwnd is the floor of SCTP's congestion window in bytes, which
+	// a loss or a retransmission timeout cannot push it below. Default 0:
+	// Pion's (no floor beyond one MTU).
+	SCTPMinCwnd int
+
+	// SCTPCwndCAStep is how much SCTP's congestion window grows per
+	// window of acknowledged data in congestion avoidance, in bytes.
+	// Default 0: Pion's (one MTU, as RFC 9260 says).
+	SCTPCwndCAStep int
+
+	// SCTPFastRtxWnd is the most SCTP resends at once in fast
+	// retransmission, in bytes. Default 0: Pion's (one MTU).
+	SCTPFastRtxWnd int
+
 	// DisconnectTimeout is how long ICE may stay disconnected before the
 	// connection closes with ErrICEDisconnected. Default 10 s.
 	DisconnectTimeout time.Duration

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ type twoProcConfig struct {
 	High, Low    int
 	RTOMaxMS     int
 	SCTPRecvBuf  int
+	MinCwnd      int
+	CAStep       int
+	FastRtxWnd   int
 	OnMessage    bool
 	Total, MsgSz int
 }
@@ -48,6 +52,7 @@ func (c twoProcConfig) options() Options {
 	o.HighWatermark, o.LowWatermark = c.High, c.Low
 	o.SCTPRTOMax = time.Duration(c.RTOMaxMS) * time.Millisecond
 	o.SCTPReceiveBuffer = c.SCTPRecvBuf
+	o.SCTPMinCwnd, o.SCTPCwndCAStep, o.SCTPFastRtxWnd = c.MinCwnd, c.CAStep, c.FastRtxWnd
 	o.onMessage = c.OnMessage
 
 	return o
@@ -62,6 +67,30 @@ var twoProcConfigs = []twoProcConfig{
 	{Name: "rto100ms", RTOMaxMS: 100},
 	{Name: "sctp-recv-4M", SCTPRecvBuf: 4 << 20},
 	{Name: "onmessage", OnMessage: true},
+	{Name: "min-cwnd-128K", MinCwnd: 128 << 10},
+	{Name: "ca-step-16mtu", CAStep: 16 * 1228},
+	{Name: "fast-rtx-64K", FastRtxWnd: 64 << 10},
+}
+
+// PEERD_TWOPROC_ONLY, a comma-separated list of configuration names,
+// limits a run to those (always with "default" and "tuned").
+func selectedConfigs() []twoProcConfig {
+	only := os.Getenv("PEERD_TWOPROC_ONLY")
+	if only == "" {
+		return twoProcConfigs
+	}
+	want := map[string]bool{"default": true, "tuned": true}
+	for _, n := range strings.Split(only, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	var out []twoProcConfig
+	for _, c := range twoProcConfigs {
+		if want[c.Name] {
+			out = append(out, c)
+		}
+	}
+
+	return out
 }
 
 func twoProcTotal() int {
@@ -80,14 +109,15 @@ func BenchmarkTwoProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	total := twoProcTotal()
+	configs := selectedConfigs()
 	for _, size := range benchSizes {
 		b.Run(fmt.Sprintf("msg=%dKiB", size>>10), func(b *testing.B) {
 			wall := map[string]time.Duration{}
 			cpu := map[string]time.Duration{}
 			drops := map[string]int64{}
-			b.SetBytes(int64(total * len(twoProcConfigs)))
+			b.SetBytes(int64(total * len(configs)))
 			for range b.N {
-				for _, cfg := range twoProcConfigs {
+				for _, cfg := range configs {
 					cfg.Total, cfg.MsgSz = total, size
 					d0 := udpRcvbufErrors()
 					w, c, err := runTwoProc(exe, cfg)
@@ -100,7 +130,7 @@ func BenchmarkTwoProcess(b *testing.B) {
 				}
 			}
 			n := float64(b.N*total) / 1e6
-			for _, cfg := range twoProcConfigs {
+			for _, cfg := range configs {
 				b.ReportMetric(n/wall[cfg.Name].Seconds(), cfg.Name+"-MB/s")
 				b.ReportMetric(float64(cpu[cfg.Name].Milliseconds())/n, cfg.Name+"-cpu-ms/MB")
 				b.ReportMetric(float64(drops[cfg.Name])/float64(b.N), cfg.Name+"-udpdrops/run")
