@@ -194,6 +194,59 @@ func TestTypedErrorFromHandler(t *testing.T) {
 	assert.ErrorIs(t, err, &Error{Code: 42})
 }
 
+// TestHideErrors: with HideErrors a plain handler error's text stays home;
+// errors built on purpose as *Error, and the package's own, go out as
+// they are.
+func TestHideErrors(t *testing.T) {
+	secret := errors.New("open /etc/peerd/db.key: permission denied")
+	for _, tt := range []struct {
+		name string
+		opts Options
+		msg  string
+		data string
+	}{
+		{"default", Options{}, secret.Error(), ""},
+		{"hidden", Options{HideErrors: true}, "Server error", ""},
+		{"hidden with details", Options{HideErrors: true, ExposeDetails: true}, "Server error", `{"type":"*fmt.wrapError"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := pair(t, Options{}, tt.opts)
+			require.NoError(t, b.Register("plain", func() error { return fmt.Errorf("loading: %w", secret) }))
+			require.NoError(t, b.Register("typed", func() error {
+				return fmt.Errorf("wrapped: %w", &Error{Code: 42, Message: "quota exceeded", Data: jsontext.Value(`{"limit":3}`)})
+			}))
+			require.NoError(t, b.Register("add", func(x, y int) int { return x + y }))
+			require.NoError(t, b.Register("each", func(ctx context.Context, f func() error) error { return f() }))
+			ctx := testCtx(t)
+			var re *Error
+			require.ErrorAs(t, a.Call(ctx, "plain", nil), &re)
+			want := tt.msg
+			if want == secret.Error() {
+				want = "loading: " + want
+			}
+			assert.Equal(t, normData(&Error{Code: CodeServerError, Message: want, Data: jsontext.Value(tt.data)}), normData(re))
+			require.ErrorAs(t, a.Call(ctx, "typed", nil), &re)
+			assert.Equal(t, &Error{Code: 42, Message: "quota exceeded", Data: jsontext.Value(`{"limit":3}`)}, re, "an *Error passes")
+			require.ErrorAs(t, a.Call(ctx, "add", nil, "x"), &re)
+			assert.Equal(t, int64(CodeInvalidParams), re.Code)
+			assert.Contains(t, re.Message, "Invalid params: ", "the package's own errors pass")
+			// A callback's error travels through the handler: the handler
+			// wraps the *Error it got, which passes.
+			require.ErrorAs(t, a.Call(ctx, "each", nil, func() error { return errors.New("client side") }), &re)
+			assert.Equal(t, "client side", re.Message)
+		})
+	}
+}
+
+// normData turns empty data into nil, for comparisons.
+func normData(e *Error) *Error {
+	c := *e
+	if len(c.Data) == 0 {
+		c.Data = nil
+	}
+	return &c
+}
+
 func TestBothWaysAndCallback(t *testing.T) {
 	a, b := pair(t, Options{}, Options{})
 	require.NoError(t, a.Register("name", func() string { return "a" }))

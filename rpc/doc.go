@@ -34,8 +34,9 @@
 // Per-connection session values live in Conn.SetValue and
 // Conn.Value. A handler's error reaches the caller as *Error: a returned
 // *Error keeps its code, message and data; any other error becomes code
-// -32000 with the error's text; a panic becomes -32603 without details
-// unless Options.ExposeDetails.
+// -32000 with the error's text (or "Server error" under
+// Options.HideErrors, for servers open to any client); a panic becomes
+// -32603 without details unless Options.ExposeDetails.
 //
 // # Functions across the wire
 //

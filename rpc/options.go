@@ -60,6 +60,18 @@ type Options struct {
 	// with a bare -32603 "Internal error".
 	ExposeDetails bool
 
+	// HideErrors answers a handler's plain error (one that is not, and
+	// does not wrap, an *Error) with -32000 and the generic message
+	// "Server error" instead of the error's text, which may name files,
+	// hosts or queries. An *Error the handler returns on purpose still
+	// goes out with its code, message and data, and so do the package's
+	// own errors (invalid params, cancelled, ...). Default off: a
+	// data-channel peer sends the text, which is what its peer, usually
+	// the same application, wants to see. Servers open to any client
+	// (rpc/endpoint) should turn it on. ExposeDetails still adds the
+	// error's Go type when both are set.
+	HideErrors bool
+
 	// ServiceName and ServiceVersion fill the info object of the
 	// rpc.discover document. Defaults "peerd" and "0.0.0".
 	ServiceName, ServiceVersion string

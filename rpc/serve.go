@@ -657,12 +657,21 @@ func (c *Conn) wireError(err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Code: CodeTimeout, Message: "Deadline exceeded"}
 	}
-	e = &Error{Code: CodeServerError, Message: err.Error()}
+	e = &Error{Code: CodeServerError}
+	if c.opts.HideErrors {
+		e.Message = hiddenErrorMessage
+	} else {
+		e.Message = err.Error()
+	}
 	if c.opts.ExposeDetails {
 		e.Data, _ = json.Marshal(map[string]string{"type": fmt.Sprintf("%T", err)})
 	}
 	return e
 }
+
+// hiddenErrorMessage replaces a plain handler error's text under
+// Options.HideErrors.
+const hiddenErrorMessage = "Server error"
 
 // batch collects the responses to one incoming message. A nil *batch is a
 // single message: replies go out at once.
