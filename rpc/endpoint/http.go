@@ -37,8 +37,9 @@ var acceptedTypes = map[string]bool{
 //   - OPTIONS: 204 with Allow; any other method: 405 with Allow.
 //
 // Failures of the HTTP exchange itself (media type 415, body too large 413,
-// body read timeout 408, 405) carry a JSON-RPC error object with id null as
-// their body, never an HTML page.
+// body read timeout 408, 405, more than Options.MaxHTTPRequests POSTs at
+// once 503) carry a JSON-RPC error object with id null as their body, never
+// an HTML page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
@@ -102,11 +103,15 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusRequestEntityTooLarge, tooLargeMsg(max))
 		return
 	}
+	if !s.takePostSlot(w, r) {
+		return
+	}
+	defer func() { <-s.posts }()
 	if s.opts.ReadTimeout > 0 {
 		// Bounds a slow body even under an http.Server without ReadTimeout.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.ReadTimeout))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(max)))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, int64(max)), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
@@ -130,6 +135,48 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// takePostSlot waits for one of the MaxHTTPRequests slots, up to
+// HTTPQueueTimeout; false when it answered instead (503) or the client
+// left.
+func (s *Server) takePostSlot(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case s.posts <- struct{}{}:
+		return true
+	default:
+	}
+	if d := s.opts.HTTPQueueTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case s.posts <- struct{}{}:
+			return true
+		case <-r.Context().Done():
+			return false // nobody is left to answer
+		case <-s.ctx.Done():
+			writeHTTPError(w, http.StatusServiceUnavailable, "Server shutting down")
+			return false
+		case <-t.C:
+		}
+	}
+	w.Header().Set("Retry-After", "1")
+	writeHTTPError(w, http.StatusServiceUnavailable, "Server overloaded: too many HTTP requests at once")
+	return false
+}
+
+// readBody reads a request body of length n (-1: unknown). A known length
+// is read into one buffer of that size, so that a body costs its length
+// and no more.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func tooLargeMsg(max int) string {

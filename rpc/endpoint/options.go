@@ -17,6 +17,8 @@ const (
 	DefaultWriteTimeout      = 30 * time.Second
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultMaxConns          = 1000
+	DefaultMaxHTTPRequests   = 64
+	DefaultHTTPQueueTimeout  = 5 * time.Second
 )
 
 // Options configures a Server. The zero value is the default for every
@@ -57,6 +59,15 @@ type Options struct {
 	// other is accepted meanwhile), and WebSocket upgrades are refused
 	// with 503. Default 1000.
 	MaxConns int
+	// MaxHTTPRequests bounds the HTTP POSTs served at once, from reading
+	// the body to writing the answer, so that at most this many bodies
+	// (each up to MaxMessageSize) are in memory together; HTTP requests
+	// are not connections and MaxConns does not count them. Default 64.
+	MaxHTTPRequests int
+	// HTTPQueueTimeout is how long a POST past MaxHTTPRequests waits for
+	// a slot, its body unread, before it is answered 503 with Retry-After.
+	// Default 5 seconds; < 0 answers 503 at once.
+	HTTPQueueTimeout time.Duration
 	// DisableWebSocket makes the Handler refuse WebSocket upgrades (the
 	// GET is then answered with the description).
 	DisableWebSocket bool
@@ -85,6 +96,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	if o.MaxHTTPRequests <= 0 {
+		o.MaxHTTPRequests = DefaultMaxHTTPRequests
+	}
+	o.HTTPQueueTimeout = orDefault(o.HTTPQueueTimeout, DefaultHTTPQueueTimeout)
 	if o.Name == "" {
 		o.Name = "peerd"
 	}

@@ -28,6 +28,7 @@ type Server struct {
 	opts  Options
 	up    websocket.Upgrader
 	slots chan struct{} // one token per live TCP or WebSocket connection
+	posts chan struct{} // one token per HTTP POST being served
 
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
@@ -52,6 +53,7 @@ func NewServerWithOptions(reg *rpc.Registry, o Options) *Server {
 		reg:   reg,
 		opts:  o,
 		slots: make(chan struct{}, o.MaxConns),
+		posts: make(chan struct{}, o.MaxHTTPRequests),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.up = websocket.Upgrader{
