@@ -151,3 +151,36 @@ func TestShutdownDeliversQueuedPackets(t *testing.T) {
 	}
 	assert.Len(t, seen, 3)
 }
+
+// TestCloseFromHandler closes a connection from inside one of its own rpc
+// handlers: Close returns (it does not wait for the handler calling it),
+// the caller's pending call fails naming the close, and Done follows once
+// the handler has returned.
+func TestCloseFromHandler(t *testing.T) {
+	a, b := signaledPair(t, rpcOptions(), rpcOptions())
+	ctx := testCtx(t)
+	closed := make(chan error, 1)
+	release := make(chan struct{})
+	require.NoError(t, b.RPC().Register("quit", func() {
+		closed <- b.Close()
+		<-release
+	}))
+	errc := make(chan error, 1)
+	go func() { errc <- a.RPC().Call(ctx, "quit", nil) }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close called from the connection's own handler did not return")
+	}
+	select {
+	case <-b.Done():
+		t.Fatal("Done before the handler returned")
+	default:
+	}
+	close(release)
+	waitDone(t, b)
+	waitDone(t, a)
+	assert.ErrorIs(t, <-errc, ErrRemoteClosed)
+	assert.ErrorIs(t, b.Err(), ErrClosed)
+}

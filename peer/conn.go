@@ -41,6 +41,7 @@ type Conn struct {
 
 	ready   chan struct{} // closed once the transport exists
 	closing chan struct{} // closed by the first fail
+	closed  chan struct{} // closed when all but running handlers has ended
 	done    chan struct{} // closed when teardown has finished
 	wakeOut chan struct{} // capacity 1: outQ has work
 	once    sync.Once
@@ -91,6 +92,7 @@ func newConn(api *webrtc.API, o Options, offerer bool, sig signaler) (*Conn, err
 		sig:     sig,
 		ready:   make(chan struct{}),
 		closing: make(chan struct{}),
+		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
 		wakeOut: make(chan struct{}, 1),
 	}
@@ -482,7 +484,9 @@ func (c *Conn) fail(cause error) {
 }
 
 // teardown runs in its own goroutine (never inside a Pion callback, where
-// GracefulClose would wait on itself).
+// GracefulClose would wait on itself). It closes c.closed once everything
+// but handlers still running has ended, and c.done once they have too, so
+// that a handler may close its own connection.
 func (c *Conn) teardown() {
 	c.mu.Lock()
 	fns := c.closeFns
@@ -492,19 +496,29 @@ func (c *Conn) teardown() {
 		fns[i]()
 	}
 	c.mu.Lock()
-	rc, ch := c.rc, c.ch
+	rc, ch, tr := c.rc, c.ch, c.tr
 	c.mu.Unlock()
+	if rc != nil && tr != nil {
+		// The transport is closed with the cause, so the rpc read loop
+		// reads what may still be read (a graceful remote close) and
+		// then ends with the cause, failing every pending call naming
+		// it. The peer connection stays open until then.
+		select {
+		case <-tr.readsDone:
+		case <-rc.Done():
+		}
+	}
+	_ = c.pc.GracefulClose()
+	c.wg.Wait()
+	close(c.closed)
 	if rc != nil {
-		// The transport is closed with the cause, so the rpc read loop ends
-		// with it and fails every pending call naming it; Done also waits
-		// for running handlers, whose contexts are cancelled.
+		// Running handlers see their contexts cancelled; Done waits for
+		// them to return.
 		<-rc.Done()
 	}
 	if ch != nil {
 		_ = ch.Close()
 	}
-	_ = c.pc.GracefulClose()
-	c.wg.Wait()
 	close(c.done)
 }
 
@@ -595,7 +609,10 @@ func (c *Conn) Err() error {
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Close drains queued data for at most Options.DrainTimeout, then closes.
-// It waits until the connection's goroutines have ended.
+// It waits until the connection has closed and its goroutines have ended,
+// except rpc handlers still running: their contexts are cancelled and Done
+// is closed once they have returned. So a handler may close its own
+// connection.
 func (c *Conn) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.DrainTimeout)
 	defer cancel()
@@ -628,7 +645,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 		}
 		c.fail(ErrClosed)
 	}
-	<-c.done
+	<-c.closed
 
 	return err
 }

@@ -26,7 +26,9 @@
 // protocol violation (ErrProtocol). Every rpc call pending then fails with an
 // error wrapping rpc.ErrClosed and that cause. Done is closed once every
 // goroutine the Conn started has ended (rpc handlers included: they see
-// their context cancelled); Err reports the cause.
+// their context cancelled); Err reports the cause. Close and Shutdown
+// return once the connection is closed without waiting for handlers still
+// running, so a handler may close its own connection.
 //
 // # The data channel transport
 //

@@ -60,6 +60,11 @@ type dcTransport struct {
 	onFail func(error)
 	onRead func(int) // Options.onRead
 
+	// readsDone is closed when a read has failed other than by its
+	// context: the reader has taken everything it will get.
+	readsDone chan struct{}
+	readsOnce sync.Once
+
 	readBuf  []byte // detached read scratch; used by the reading goroutine only
 	readSize int    // size of the next read buffer made (0: initialReadBuffer)
 
@@ -80,6 +85,7 @@ func newDCTransport(dc *webrtc.DataChannel, rwc datachannel.ReadWriteCloserDeadl
 		closed:    make(chan struct{}),
 		onFail:    onFail,
 		onRead:    o.onRead,
+		readsDone: make(chan struct{}),
 	}
 	dc.SetBufferedAmountLowThreshold(t.low)
 	dc.OnBufferedAmountLow(func() {
@@ -193,6 +199,15 @@ func (t *dcTransport) waitWritable(ctx context.Context) error {
 
 // ReadMessage returns the next message in one fresh buffer.
 func (t *dcTransport) ReadMessage(ctx context.Context) ([][]byte, error) {
+	m, err := t.readMessage(ctx)
+	if err != nil && ctx.Err() == nil {
+		t.readsOnce.Do(func() { close(t.readsDone) })
+	}
+
+	return m, err
+}
+
+func (t *dcTransport) readMessage(ctx context.Context) ([][]byte, error) {
 	select {
 	case <-t.closed:
 		if !t.drainReads.Load() {
