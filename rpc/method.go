@@ -2,11 +2,13 @@ package rpc
 
 import (
 	"context"
+	"encoding"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -66,6 +68,10 @@ func NewRawMethod(fn RawHandler) *Method {
 // results are at most one JSON-encodable value followed by an optional
 // error. paramNames name the parameters (without the context) for named
 // params and rpc.discover; missing names default to arg0, arg1, ...
+//
+// A func registered without paramNames whose only parameter is a struct
+// (not one with its own JSON or text form, such as time.Time, nor a
+// binchannel.Binary) takes the struct's fields as its named params.
 //
 // A func-typed parameter (or *Func) receives a function passed by the
 // caller; see Func.
@@ -138,11 +144,7 @@ func newMethodValue(v reflect.Value, paramNames []string) (*Method, error) {
 		}
 	}
 	if len(paramNames) == 0 && len(m.params) == 1 && !m.variadic {
-		p := m.params[0]
-		if p.Kind() == reflect.Pointer {
-			p = p.Elem()
-		}
-		m.objParam = p.Kind() == reflect.Struct && p != reflect.TypeFor[Func]()
+		m.objParam = fieldsAsParams(m.params[0])
 	}
 	if len(paramNames) == 0 {
 		c := *m
@@ -150,6 +152,41 @@ func newMethodValue(v reflect.Value, paramNames []string) (*Method, error) {
 		methodCache.Store(t, &c)
 	}
 	return m, nil
+}
+
+// fieldsAsParams reports whether a method whose only parameter is of type t
+// takes t's fields as its named params: t is a struct, or a pointer to one,
+// that the json encoding treats as an object of its fields. A type with its
+// own JSON or text form (time.Time, a type with UnmarshalJSON, ...), a
+// binary or a function handle is one value instead, so named params name
+// it (arg0).
+func fieldsAsParams(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == funcPtrTy.Elem() || t == binaryType {
+		return false
+	}
+	for _, x := range []reflect.Type{t, reflect.PointerTo(t)} {
+		for _, i := range ownFormInterfaces {
+			if x.Implements(i) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ownFormInterfaces are the interfaces through which a type chooses its own
+// JSON form, in encoding/json, go-json-experiment/json and encoding.
+var ownFormInterfaces = []reflect.Type{
+	reflect.TypeFor[json.Marshaler](), // the same method set as encoding/json's
+	reflect.TypeFor[json.Unmarshaler](),
+	reflect.TypeFor[json.MarshalerTo](),
+	reflect.TypeFor[json.UnmarshalerFrom](),
+	reflect.TypeFor[encoding.TextMarshaler](),
+	reflect.TypeFor[encoding.TextUnmarshaler](),
+	reflect.TypeFor[encoding.TextAppender](),
 }
 
 // ParamNames returns the parameter names (without the context).
