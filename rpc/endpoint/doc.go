@@ -9,6 +9,9 @@
 //   - WebSocket: one JSON text per text frame, bidirectional (the same
 //     http.Handler upgrades GET requests that ask for it).
 //
+// Server.Middleware puts the HTTP and WebSocket endpoint in front of an
+// application's own handler or mux, on one path (Options.Path).
+//
 // Over TCP and WebSocket every connection is an rpc.Conn, so the server can
 // call the client back (rpc.ConnFromContext in a handler) and many requests
 // run at once per connection. Over HTTP each POST is served by a short-lived

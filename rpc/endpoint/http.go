@@ -59,6 +59,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Middleware returns a handler that serves JSON-RPC in front of next, for
+// adding the endpoint to an existing handler or mux: POST requests to
+// Options.Path are served as by ServeHTTP, and so are WebSocket upgrades
+// (GET) there unless DisableWebSocket; every other request, on that path
+// or any other, goes to next (a nil next answers 404). The GET
+// description is left to next.
+func (s *Server) Middleware(next http.Handler) http.Handler {
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == s.opts.Path {
+			switch {
+			case r.Method == http.MethodPost:
+				s.servePost(w, r)
+				return
+			case r.Method == http.MethodGet && !s.opts.DisableWebSocket && websocket.IsWebSocketUpgrade(r):
+				s.serveWebSocket(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // writeHTTPError answers with status and a JSON-RPC error object.
 func writeHTTPError(w http.ResponseWriter, status int, msg string) {
 	body := rpc.AppendResponse(nil, false, nil, nil, &rpc.Error{Code: rpc.CodeInvalidRequest, Message: msg})

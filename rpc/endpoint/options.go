@@ -78,6 +78,10 @@ type Options struct {
 
 	// Name is the "name" in the GET description. Default "peerd".
 	Name string
+	// Path is the URL path Server.Middleware serves JSON-RPC on, matched
+	// exactly. Default "/rpc". ServeHTTP answers on any path it is
+	// mounted at and ignores it.
+	Path string
 
 	// Hooks observe requests, responses and errors on every endpoint.
 	Hooks Hooks
@@ -102,6 +106,9 @@ func (o Options) withDefaults() Options {
 	o.HTTPQueueTimeout = orDefault(o.HTTPQueueTimeout, DefaultHTTPQueueTimeout)
 	if o.Name == "" {
 		o.Name = "peerd"
+	}
+	if o.Path == "" {
+		o.Path = "/rpc"
 	}
 	return o
 }
