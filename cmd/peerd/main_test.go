@@ -358,16 +358,18 @@ func TestPublishNeedsPublisherTokenWhenSecretIsSet(t *testing.T) {
 	assert.Contains(t, out, "published a")
 }
 
-// cancelOnWrite cancels a context once the output contains a marker.
+// cancelOnWrite cancels a context once the output contains a marker (at
+// least times times, when times is set).
 type cancelOnWrite struct {
 	syncBuffer
 	marker string
+	times  int
 	cancel context.CancelFunc
 }
 
 func (c *cancelOnWrite) Write(p []byte) (int, error) {
 	n, err := c.syncBuffer.Write(p)
-	if strings.Contains(c.syncBuffer.String(), c.marker) {
+	if strings.Count(c.syncBuffer.String(), c.marker) >= max(c.times, 1) {
 		c.cancel()
 	}
 	return n, err
@@ -395,6 +397,48 @@ func TestInterruptedPublishResumes(t *testing.T) {
 	code, body := httpGet(t, td.base+"/sites/resume/big.bin")
 	assert.Equal(t, http.StatusOK, code)
 	assert.True(t, bytes.Equal(big, []byte(body)), "resumed bytes match")
+}
+
+func TestInterruptedFetchResumes(t *testing.T) {
+	td := startTestDaemon(t)
+	src := t.TempDir()
+	big := pseudoRandom(8<<20, 8)
+	files := map[string][]byte{"big.bin": big, "small.txt": []byte("small")}
+	writeFiles(t, src, files)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, errOut, err := runCLI(ctx, "publish", src, "--name", "resume", "--signal", td.signal)
+	require.NoError(t, err, errOut)
+
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "copy")
+	args := []string{"fetch", "resume", "-o", dst, "--signal", td.signal, "--window", "2"}
+	first, stopFirst := context.WithCancel(ctx)
+	// Plain progress prints a line at 0% and at each further tenth: the
+	// fourth line is at 30-39%.
+	out := &cancelOnWrite{marker: "fetch resume ", times: 4, cancel: stopFirst}
+	err = run(first, args, &cliEnv{stdout: out, stderr: out, stdin: strings.NewReader("")})
+	require.Error(t, err, out.String())
+	assert.NotContains(t, out.String(), "fetched")
+	_, err = os.Stat(dst)
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing under -o DIR before the tree is whole")
+	partial, err := os.Stat(filepath.Join(parent, ".copy.fetch", "resume.tar.gz.partial"))
+	require.NoError(t, err, "the interrupted download is kept beside -o DIR")
+	assert.Positive(t, partial.Size())
+
+	again, errOut, err := runCLI(ctx, args...)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, again, "resuming at", "the second run continues where the first stopped")
+	assert.Contains(t, again, "fetched resume into "+dst)
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(want, got), "resumed bytes of %s match", name)
+	}
+	ents, err := os.ReadDir(parent)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "the work directory is gone")
+	assert.Equal(t, "copy", ents[0].Name())
 }
 
 func TestShutdownTellsConnectedPeers(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -225,33 +226,89 @@ func Download(ctx context.Context, c Caller, name, path string, o TransferOption
 	return info, os.Rename(partial, path)
 }
 
-// FetchInto downloads bundle name and unpacks it into dir (created if
-// missing; it must be empty), keeping the archive beside it only while
-// unpacking.
+// FetchInto downloads bundle name and unpacks it into dir, which must not
+// exist or be empty. Nothing is written into dir until the whole tree is
+// ready: the archive is downloaded, verified and unpacked in a hidden work
+// directory beside dir (".BASE.fetch", BASE being dir's last element), and
+// the tree is then renamed into place. An interrupted download resumes from
+// the work directory on the next call with the same dir; an archive that
+// fails to unpack leaves dir as it was and removes the work directory.
 func FetchInto(ctx context.Context, c Caller, name, dir string, lim Limits, o TransferOptions) (Info, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Info{}, err
-	}
-	ents, err := os.ReadDir(dir)
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return Info{}, err
 	}
-	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".partial" {
-			return Info{}, fmt.Errorf("store: %s is not empty", dir)
-		}
+	parent := filepath.Dir(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return Info{}, err
 	}
-	archive := filepath.Join(dir, "."+name+".tar.gz")
+	exists, err := emptyOrMissing(abs)
+	if err != nil {
+		return Info{}, err
+	}
+	work := filepath.Join(parent, "."+filepath.Base(abs)+".fetch")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return Info{}, err
+	}
+	archive := filepath.Join(work, name+".tar.gz")
 	info, err := Download(ctx, c, name, archive, o)
 	if err != nil {
+		return info, err // the partial download stays in work, to resume
+	}
+	tree := filepath.Join(work, "tree")
+	if err := os.RemoveAll(tree); err != nil {
 		return info, err
 	}
-	defer os.Remove(archive)
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		return info, err
+	}
 	f, err := os.Open(archive)
 	if err != nil {
 		return info, err
 	}
-	defer f.Close()
-	_, err = Unpack(f, dir, lim)
-	return info, err
+	_, err = Unpack(f, tree, lim)
+	f.Close()
+	if err != nil {
+		// The same verified archive would fail the same way: keep nothing.
+		return info, errors.Join(err, os.RemoveAll(work))
+	}
+	if err := moveTree(tree, abs, exists); err != nil {
+		return info, err
+	}
+	return info, os.RemoveAll(work)
+}
+
+// emptyOrMissing checks that dir is an empty directory or does not exist,
+// and reports whether it exists.
+func emptyOrMissing(dir string) (exists bool, err error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if len(ents) > 0 {
+		return true, fmt.Errorf("store: %s is not empty", dir)
+	}
+	return true, nil
+}
+
+// moveTree puts the content of tree at dir: one rename when dir does not
+// exist, else a rename of each of tree's entries into the empty dir (which
+// may be the working directory, so it is not replaced).
+func moveTree(tree, dir string, exists bool) error {
+	if !exists {
+		return os.Rename(tree, dir)
+	}
+	ents, err := os.ReadDir(tree)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.Rename(filepath.Join(tree, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

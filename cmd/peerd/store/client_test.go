@@ -199,3 +199,65 @@ func TestPublishOneCall(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, data)
 }
+
+func TestFetchIntoUnpacksBesideTheTarget(t *testing.T) {
+	ctx := context.Background()
+	d := newDirect(t)
+	files := map[string][]byte{"a.txt": []byte("a"), "d/b.bin": randBytes(14, 300_000)}
+	archive, sum := packed(t, files)
+	_, err := Upload(ctx, d, "pkg", bytes.NewReader(archive), int64(len(archive)), sum, time.Now(), TransferOptions{})
+	require.NoError(t, err)
+	parent := t.TempDir()
+	siblings := func() []string {
+		ents, err := os.ReadDir(parent)
+		require.NoError(t, err)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+
+	// An archive that fails to unpack (here: past a tight cap) leaves no
+	// partial tree under the target and no work directory beside it, so
+	// the next attempt is not refused as "not empty".
+	missing := filepath.Join(parent, "new")
+	_, err = FetchInto(ctx, d, "pkg", missing, Limits{MaxUnpacked: 1000}, TransferOptions{})
+	require.ErrorIs(t, err, ErrArchiveBomb)
+	assert.Empty(t, siblings(), "nothing left beside or under the target")
+	empty := filepath.Join(parent, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	_, err = FetchInto(ctx, d, "pkg", empty, Limits{MaxUnpacked: 1000}, TransferOptions{})
+	require.ErrorIs(t, err, ErrArchiveBomb)
+	assert.Equal(t, []string{"empty"}, siblings())
+	ents, err := os.ReadDir(empty)
+	require.NoError(t, err)
+	assert.Empty(t, ents, "an existing target stays empty")
+
+	for _, dir := range []string{missing, empty} {
+		_, err = FetchInto(ctx, d, "pkg", dir, Limits{}, TransferOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, files, readTree(t, dir))
+	}
+	assert.Equal(t, []string{"empty", "new"}, siblings(), "the work directories are gone")
+
+	// A target with something in it is refused before any download.
+	_, err = FetchInto(ctx, d, "pkg", missing, Limits{}, TransferOptions{})
+	require.ErrorContains(t, err, "is not empty")
+
+	// An interrupted download stays beside the target, and resumes.
+	resumed := filepath.Join(parent, "resumed")
+	d.budget.Store(3)
+	_, err = FetchInto(ctx, d, "pkg", resumed, Limits{}, TransferOptions{Chunk: 50_000, Window: 2})
+	require.ErrorIs(t, err, errCut)
+	_, err = os.Stat(resumed)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	fi, err := os.Stat(filepath.Join(parent, ".resumed.fetch", "pkg.tar.gz.partial"))
+	require.NoError(t, err)
+	assert.Positive(t, fi.Size())
+	d.budget.Store(-1)
+	_, err = FetchInto(ctx, d, "pkg", resumed, Limits{}, TransferOptions{Chunk: 50_000, Window: 2})
+	require.NoError(t, err)
+	assert.Equal(t, files, readTree(t, resumed))
+	assert.Equal(t, []string{"empty", "new", "resumed"}, siblings())
+}
