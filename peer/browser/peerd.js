@@ -1546,7 +1546,13 @@ function pairOver(link, o, extra) {
     if (o[k] !== undefined) bo[k] = o[k];
   }
   const ch = new BinChannel(link.transport, bo);
-  const conn = new RpcConn(ch, { local: o.local || {}, timeout: o.timeout || 0, assemble: !!o.assemble, onerror: o.onerror });
+  const conn = new RpcConn(ch, {
+    local: o.local || {},
+    timeout: o.timeout || 0,
+    maxPending: o.maxPending ?? rpcDefaults.maxPending,
+    assemble: !!o.assemble,
+    onerror: o.onerror,
+  });
   link.onclose = (err) => conn._shutdown(err);
   conn.closed.then(() => link.close("closed", true));
   return {
