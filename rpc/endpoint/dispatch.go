@@ -21,7 +21,7 @@ import (
 // Notifications are turned into calls with private ids so that their
 // handlers are awaited too; their responses are dropped from the answer.
 func (s *Server) dispatch(ctx context.Context, body []byte, tr *tracker) (resp []byte, ok bool) {
-	env, err := rpc.ParseEnvelope(body, s.opts.RPC.MaxBatch)
+	env, err := rpc.ParseEnvelope(body, s.connOpts.MaxBatch)
 	if err != nil {
 		var e *rpc.Error
 		if !errors.As(err, &e) {
@@ -150,9 +150,7 @@ func filterPrivate(answer []byte, private map[string]bool) []byte {
 // when ctx ends first.
 func (s *Server) runOnce(ctx context.Context, msg []byte) (answer []byte, ok bool) {
 	st := newOneShot(msg)
-	o := s.opts.RPC
-	o.Registry = s.reg
-	c := rpc.NewWithOptions(rpc.NewStreamTransport(st), o)
+	c := rpc.NewWithOptions(rpc.NewStreamTransport(st), s.connOpts)
 	select {
 	case answer = <-st.answer:
 		ok = true

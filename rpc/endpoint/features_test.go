@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -296,4 +297,44 @@ func TestShutdownFailsCalls(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-failed, rpc.ErrClosed)
 	assert.NoError(t, <-served)
+}
+
+// typedError is an error type whose Go name must not reach a client.
+type typedError struct{}
+
+func (typedError) Error() string { return "typed failure" }
+
+// TestErrorDetails: every endpoint runs its Conns with the same
+// rpc.Options. By default a panic is answered with a bare -32603 and a
+// returned error without its Go type; Options.RPC.ExposeDetails adds them
+// on every carrier alike.
+func TestErrorDetails(t *testing.T) {
+	noLeaks(t)
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("boom", func() int { panic("secret state") }))
+	require.NoError(t, reg.Register("typed", func() error { return typedError{} }))
+	for _, expose := range []bool{false, true} {
+		f := startServer(t, reg, Options{RPC: rpc.Options{ExposeDetails: expose}})
+		for _, scheme := range []string{"http", "tcp", "ws"} {
+			t.Run(fmt.Sprintf("%s expose=%v", scheme, expose), func(t *testing.T) {
+				c := dial(t, f.url(scheme), ClientOptions{})
+				var re *rpc.Error
+				require.ErrorAs(t, c.Call(testCtx(t), "boom", nil), &re)
+				assert.Equal(t, int64(rpc.CodeInternalError), re.Code)
+				assert.Equal(t, "Internal error", re.Message)
+				if expose {
+					assert.Contains(t, string(re.Data), "secret state")
+				} else {
+					assert.Nil(t, re.Data)
+				}
+				require.ErrorAs(t, c.Call(testCtx(t), "typed", nil), &re)
+				assert.Equal(t, int64(rpc.CodeServerError), re.Code)
+				if expose {
+					assert.Contains(t, string(re.Data), "typedError")
+				} else {
+					assert.Nil(t, re.Data)
+				}
+			})
+		}
+	}
 }

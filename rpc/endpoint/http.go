@@ -149,7 +149,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	tr := newTracker(&s.opts.Hooks, "http", r.RemoteAddr, s.opts.RPC.MaxBatch)
+	tr := newTracker(&s.opts.Hooks, "http", r.RemoteAddr, s.connOpts.MaxBatch)
 	resp, ok := s.dispatch(r.Context(), body, tr)
 	if !ok {
 		writeHTTPError(w, http.StatusServiceUnavailable, "Request cancelled")

@@ -24,11 +24,12 @@ import (
 // connection has its own rpc.Conn; each HTTP request its own short-lived
 // one.
 type Server struct {
-	reg   *rpc.Registry
-	opts  Options
-	up    websocket.Upgrader
-	slots chan struct{} // one token per live TCP or WebSocket connection
-	posts chan struct{} // one token per HTTP POST being served
+	reg      *rpc.Registry
+	opts     Options
+	connOpts rpc.Options // of every rpc.Conn the Server runs: see connOptions
+	up       websocket.Upgrader
+	slots    chan struct{} // one token per live TCP or WebSocket connection
+	posts    chan struct{} // one token per HTTP POST being served
 
 	ctx    context.Context // cancelled by Shutdown
 	cancel context.CancelFunc
@@ -50,10 +51,11 @@ func NewServerWithOptions(reg *rpc.Registry, o Options) *Server {
 	}
 	o = o.withDefaults()
 	s := &Server{
-		reg:   reg,
-		opts:  o,
-		slots: make(chan struct{}, o.MaxConns),
-		posts: make(chan struct{}, o.MaxHTTPRequests),
+		reg:      reg,
+		opts:     o,
+		connOpts: connOptions(o.RPC, reg),
+		slots:    make(chan struct{}, o.MaxConns),
+		posts:    make(chan struct{}, o.MaxHTTPRequests),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.up = websocket.Upgrader{
@@ -66,6 +68,17 @@ func NewServerWithOptions(reg *rpc.Registry, o Options) *Server {
 		},
 	}
 	return s
+}
+
+// connOptions returns the rpc.Options of every rpc.Conn a Server runs, one
+// per TCP or WebSocket connection and one per HTTP request: the configured
+// Options.RPC serving reg. It is the one place where these Options are
+// made, so a default suited to a network endpoint rather than to a
+// data-channel peer is set here (ExposeDetails, for one, is left off
+// unless configured).
+func connOptions(o rpc.Options, reg *rpc.Registry) rpc.Options {
+	o.Registry = reg
+	return o
 }
 
 // Registry returns the registry the Server serves.
@@ -188,10 +201,8 @@ func (s *Server) serveTCPConn(ctx context.Context, nc net.Conn) {
 
 // serveStream runs an rpc.Conn over st until it ends or ctx does.
 func (s *Server) serveStream(ctx context.Context, st rpcStream, endpoint, remote string) {
-	tr := newTracker(&s.opts.Hooks, endpoint, remote, s.opts.RPC.MaxBatch)
-	o := s.opts.RPC
-	o.Registry = s.reg
-	c := rpc.NewWithOptions(rpc.NewStreamTransport(track(st, tr)), o)
+	tr := newTracker(&s.opts.Hooks, endpoint, remote, s.connOpts.MaxBatch)
+	c := rpc.NewWithOptions(rpc.NewStreamTransport(track(st, tr)), s.connOpts)
 	select {
 	case <-c.Done():
 	case <-ctx.Done():
