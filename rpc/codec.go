@@ -285,6 +285,11 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 	}
 	switch params.Kind() {
 	case 0, 'n':
+		if m.defaults != nil {
+			if err := d.fillDefaults(m, out, 0, nil); err != nil {
+				return nil, err
+			}
+		}
 		return all, nil
 	case '{':
 		if skip > 0 {
@@ -315,6 +320,11 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 					return nil, invalidParams(fmt.Errorf("%s: %w", m.names[i], err))
 				}
 			}
+			if m.defaults != nil && len(els) < len(out) {
+				if err := d.fillDefaults(m, out, len(els), nil); err != nil {
+					return nil, err
+				}
+			}
 			return all, nil
 		}
 	}
@@ -330,7 +340,8 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 		}
 	}
 	var extra reflect.Value // variadic tail
-	for i := 0; dec.PeekKind() != ']'; i++ {
+	i := 0
+	for ; dec.PeekKind() != ']'; i++ {
 		switch {
 		case m.variadic && i >= len(m.params)-1:
 			st := m.params[len(m.params)-1]
@@ -353,7 +364,27 @@ func (d *decoder) args(m *Method, params jsontext.Value, skip int) ([]reflect.Va
 	if extra.IsValid() {
 		out[len(out)-1] = extra
 	}
+	if m.defaults != nil && i < len(out) {
+		if err := d.fillDefaults(m, out, i, nil); err != nil {
+			return nil, err
+		}
+	}
 	return all, nil
+}
+
+// fillDefaults decodes the declared defaults (see Method.WithDefaults) into
+// the params from index from on that were not given (given[i] set; nil:
+// none was).
+func (d *decoder) fillDefaults(m *Method, out []reflect.Value, from int, given []bool) error {
+	for i := from; i < len(out); i++ {
+		if m.defaults[i] == nil || (given != nil && given[i]) {
+			continue
+		}
+		if err := d.decodeRaw(m.defaults[i], out[i].Addr()); err != nil {
+			return invalidParams(fmt.Errorf("%s: default: %w", m.names[i], err))
+		}
+	}
+	return nil
 }
 
 // named decodes an object of named params.
@@ -363,6 +394,10 @@ func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) e
 	dec := p.dec
 	if _, err := dec.ReadToken(); err != nil {
 		return invalidParams(err)
+	}
+	var given []bool // which params were given, when defaults may fill others
+	if m.defaults != nil {
+		given = make([]bool, len(m.params))
 	}
 	for dec.PeekKind() != '}' {
 		tok, err := dec.ReadToken()
@@ -383,6 +418,12 @@ func (d *decoder) named(m *Method, params jsontext.Value, out []reflect.Value) e
 		if err := d.decodeNext(dec, out[i].Addr()); err != nil {
 			return invalidParams(fmt.Errorf("%s: %w", name, err))
 		}
+		if given != nil {
+			given[i] = true
+		}
+	}
+	if given != nil {
+		return d.fillDefaults(m, out, 0, given)
 	}
 	return nil
 }

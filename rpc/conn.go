@@ -143,6 +143,12 @@ func (c *Conn) Register(name string, fn any, paramNames ...string) error {
 	return c.local.Register(name, fn, paramNames...)
 }
 
+// RegisterMethod serves an adapted Method under name on this Conn only (see
+// Registry.RegisterMethod).
+func (c *Conn) RegisterMethod(name string, m *Method) error {
+	return c.local.RegisterMethod(name, m)
+}
+
 // RegisterService serves v's exported methods under namespace on this Conn
 // only (see Registry.RegisterService).
 func (c *Conn) RegisterService(namespace string, v any) error {

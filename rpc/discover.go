@@ -88,6 +88,9 @@ func (c *Conn) describe(name string, m *Method) OpenRPCMethod {
 			om.ParamStructure = "by-position"
 			s = c.schema(p.Elem(), 0)
 		}
+		if m.defaults != nil && m.defaults[i] != nil {
+			s["default"] = m.defaults[i]
+		}
 		om.Params = append(om.Params, ContentDescriptor{Name: m.names[i], Schema: s})
 	}
 	om.Result = ContentDescriptor{Name: "result", Schema: map[string]any{"type": "null"}}

@@ -21,11 +21,12 @@
 // context.Context followed by JSON-decodable values, and its results at most
 // one JSON-encodable value followed by an optional error. Register takes one
 // function, RegisterService every exported method of a value as
-// "namespace.method". A shared Registry (Options.Registry) serves many Conns,
-// and Registry.SetRouter resolves names at call time. NewRawMethod (with
-// Registry.RegisterMethod) takes the params undecoded, as sent, to forward
-// calls of any shape. Names starting with
-// "_" are private and never callable; "rpc." names are the protocol's.
+// "namespace.method"; NewMethod with Method.WithDefaults and RegisterMethod
+// declare default values for params a call leaves out. A shared Registry
+// (Options.Registry) serves many Conns, and Registry.SetRouter resolves
+// names at call time. NewRawMethod (with Registry.RegisterMethod) takes the
+// params undecoded, as sent, to forward calls of any shape. Names starting
+// with "_" are private and never callable; "rpc." names are the protocol's.
 //
 // A handler's ctx carries its Conn (ConnFromContext), so it can call the
 // other side back, and is cancelled when the caller gives up (rpc.cancel),

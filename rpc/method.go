@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,6 +33,9 @@ type Method struct {
 	variadic bool
 	argsType reflect.Type // struct with one field per param: one allocation per call
 	raw      RawHandler   // set by NewRawMethod: params are passed undecoded
+	// defaults holds, per param, the JSON of its declared default (nil:
+	// none); nil when the method declares none (see WithDefaults).
+	defaults []jsontext.Value
 }
 
 // RawHandler serves a method with its params undecoded: params is the
@@ -187,6 +191,65 @@ var ownFormInterfaces = []reflect.Type{
 	reflect.TypeFor[encoding.TextMarshaler](),
 	reflect.TypeFor[encoding.TextUnmarshaler](),
 	reflect.TypeFor[encoding.TextAppender](),
+}
+
+// WithDefaults returns a copy of m in which the named parameters take the
+// given default values when a call leaves them out: a missing named param
+// (a member that is present, even null, is not missing), a missing trailing
+// positional param, or params left out altogether. Each
+// value is encoded to JSON now (a jsontext.Value is taken as is) and decoded
+// afresh into the parameter for every call that needs it, so a call never
+// shares a default slice or map with another. rpc.discover shows the
+// defaults as the "default" of the params' schemas.
+//
+// It fails for a name m has no parameter of, a value that does not decode
+// into its parameter's type, a function parameter, the variadic one, and a
+// raw method.
+func (m *Method) WithDefaults(defaults map[string]any) (*Method, error) {
+	if m.raw != nil {
+		return nil, fmt.Errorf("%w: a raw method takes its params undecoded and has no defaults", ErrBadMethod)
+	}
+	c := *m
+	c.defaults = make([]jsontext.Value, len(m.params))
+	copy(c.defaults, m.defaults)
+	for name, v := range defaults {
+		i := slices.Index(m.names, name)
+		if i < 0 {
+			return nil, fmt.Errorf("%w: default for %q, which is not a parameter (%s)", ErrBadMethod, name, strings.Join(m.names, ", "))
+		}
+		pt := m.params[i]
+		switch {
+		case m.variadic && i == len(m.params)-1:
+			return nil, fmt.Errorf("%w: default for %q: the variadic parameter has none", ErrBadMethod, name)
+		case isFuncTarget(pt):
+			return nil, fmt.Errorf("%w: default for %q: a function parameter has none", ErrBadMethod, name)
+		}
+		raw, err := encodeDefault(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: default for %q: %w", ErrBadMethod, name, err)
+		}
+		if err := json.Unmarshal(raw, reflect.New(pt).Interface(), json.WithUnmarshalers(base64Unmarshalers)); err != nil {
+			return nil, fmt.Errorf("%w: default for %q does not fit %v: %w", ErrBadMethod, name, pt, err)
+		}
+		c.defaults[i] = raw
+	}
+	return &c, nil
+}
+
+// encodeDefault encodes a default value as JSON, binaries as base64 (which
+// every carrier accepts for a binary).
+func encodeDefault(v any) (jsontext.Value, error) {
+	if raw, ok := v.(jsontext.Value); ok {
+		if !raw.IsValid() {
+			return nil, fmt.Errorf("invalid JSON %.40q", raw)
+		}
+		return slices.Clone(raw), nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Func {
+		return nil, fmt.Errorf("a function cannot be a default")
+	}
+	b, err := json.Marshal(v, json.WithMarshalers(base64Marshalers))
+	return jsontext.Value(b), err
 }
 
 // ParamNames returns the parameter names (without the context).

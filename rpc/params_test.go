@@ -1,12 +1,15 @@
 package rpc
 
 import (
+	"context"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/peerd/peerd/binchannel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +87,112 @@ func TestSingleValueParamBinchannel(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, `{"jsonrpc":"2.0","result":5,"id":1}`, string(p.JSON), params)
 	}
+}
+
+// TestDefaults: declared defaults fill named params left out, trailing
+// positional params left out, and params left out altogether; rpc.discover
+// shows them.
+func TestDefaults(t *testing.T) {
+	greet, err := NewMethod(func(name, greeting string, times int, tags []string) string {
+		tags = append(tags, "seen")
+		return strings.Repeat(greeting+" "+name+" ", times) + strings.Join(tags, ",")
+	}, "name", "greeting", "times", "tags")
+	require.NoError(t, err)
+	withDefaults, err := greet.WithDefaults(map[string]any{"greeting": "hello", "times": 1, "tags": []string{"a"}})
+	require.NoError(t, err)
+	_, p := rawConn(t, Options{}, func(c *Conn) {
+		require.NoError(t, c.RegisterMethod("greet", withDefaults))
+		require.NoError(t, c.RegisterMethod("plain", greet))
+	})
+	for _, tt := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","method":"greet","params":{"name":"ann"},"id":1}`, `"hello ann a,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":{"name":"ann","greeting":"hi","tags":null},"id":2}`, `"hi ann seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":{"times":2,"name":"bo"},"id":3}`, `"hello bo hello bo a,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":["ann"],"id":4}`, `"hello ann a,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":["ann","yo"],"id":5}`, `"yo ann a,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":["ann","yo",0,["b"]],"id":6}`, `"b,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","id":7}`, `"hello  a,seen"`},
+		{`{"jsonrpc":"2.0","method":"greet","params":{},"id":8}`, `"hello  a,seen"`},
+		// The method it was made from keeps zero values.
+		{`{"jsonrpc":"2.0","method":"plain","params":{"name":"ann"},"id":9}`, `"seen"`},
+	} {
+		p.send(t, tt.in)
+		assert.Equal(t, `{"jsonrpc":"2.0","result":`+tt.want+`,"id":`+tt.in[len(tt.in)-2:len(tt.in)-1]+`}`, p.recv(t), tt.in)
+	}
+
+	p.send(t, `{"jsonrpc":"2.0","method":"rpc.discover","id":10}`)
+	var resp struct {
+		Result OpenRPC `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(p.recv(t)), &resp))
+	require.Len(t, resp.Result.Methods, 2)
+	params := resp.Result.Methods[0].Params
+	require.Len(t, params, 4)
+	assert.NotContains(t, params[0].Schema, "default")
+	assert.Equal(t, "hello", params[1].Schema["default"])
+	assert.Equal(t, 1.0, params[2].Schema["default"])
+	assert.Equal(t, []any{"a"}, params[3].Schema["default"])
+	for _, d := range resp.Result.Methods[1].Params {
+		assert.NotContains(t, d.Schema, "default")
+	}
+}
+
+func TestDefaultsBytes(t *testing.T) {
+	m, err := NewMethod(func(b []byte, bin binchannel.Binary) int64 { return int64(len(b)) + bin.Len() }, "b", "bin")
+	require.NoError(t, err)
+	m, err = m.WithDefaults(map[string]any{"b": []byte("abc"), "bin": binchannel.BytesBinary([]byte("de"))})
+	require.NoError(t, err)
+	for name, mk := range map[string]func(*testing.T, Options, Options) (*Conn, *Conn){"binchannel": pair, "json": jsonPair} {
+		t.Run(name, func(t *testing.T) {
+			a, b := mk(t, Options{}, Options{})
+			require.NoError(t, b.RegisterMethod("size", m))
+			n, err := Call[int64](testCtx(t), a, "size")
+			require.NoError(t, err)
+			assert.Equal(t, int64(5), n)
+			n, err = Call[int64](testCtx(t), a, "size", []byte("x"))
+			require.NoError(t, err)
+			assert.Equal(t, int64(3), n)
+		})
+	}
+}
+
+func TestDefaultsErrors(t *testing.T) {
+	m, err := NewMethod(func(ctx context.Context, n int, f func(), rest ...int) {}, "n", "f", "rest")
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name     string
+		defaults map[string]any
+	}{
+		{"unknown name", map[string]any{"x": 1}},
+		{"wrong type", map[string]any{"n": "one"}},
+		{"function param", map[string]any{"f": nil}},
+		{"variadic param", map[string]any{"rest": []int{1}}},
+		{"function value", map[string]any{"n": func() {}}},
+		{"invalid raw JSON", map[string]any{"n": jsontext.Value(`{`)}},
+	} {
+		_, err := m.WithDefaults(tt.defaults)
+		assert.ErrorIs(t, err, ErrBadMethod, tt.name)
+	}
+	got, err := m.WithDefaults(map[string]any{"n": jsontext.Value(`7`)})
+	require.NoError(t, err)
+	assert.Equal(t, []jsontext.Value{jsontext.Value(`7`), nil, nil}, got.defaults)
+	assert.Nil(t, m.defaults, "the method it was made from is unchanged")
+	_, err = NewRawMethod(func(ctx context.Context, params jsontext.Value) (jsontext.Value, error) { return nil, nil }).
+		WithDefaults(map[string]any{"arg0": 1})
+	assert.ErrorIs(t, err, ErrBadMethod)
+}
+
+// TestDefaultsProtocolExample pins the example of PROTOCOL.md 4.5.
+func TestDefaultsProtocolExample(t *testing.T) {
+	m, err := NewMethod(func(minuend, subtrahend int) int { return minuend - subtrahend }, "minuend", "subtrahend")
+	require.NoError(t, err)
+	m, err = m.WithDefaults(map[string]any{"subtrahend": 1})
+	require.NoError(t, err)
+	_, p := rawConn(t, Options{}, func(c *Conn) { require.NoError(t, c.RegisterMethod("subtract", m)) })
+	p.send(t, `{"jsonrpc":"2.0","method":"rpc.discover","id":1}`)
+	assert.Contains(t, p.recv(t), `{"name":"subtrahend","schema":{"default":1,"type":"integer"}}`)
+	p.send(t, `{"jsonrpc":"2.0","method":"subtract","params":{"minuend":42},"id":2}`)
+	assert.Equal(t, `{"jsonrpc":"2.0","result":41,"id":2}`, p.recv(t))
+	p.send(t, `{"jsonrpc":"2.0","method":"subtract","params":[42],"id":3}`)
+	assert.Equal(t, `{"jsonrpc":"2.0","result":41,"id":3}`, p.recv(t))
 }
