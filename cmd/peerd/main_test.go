@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerd/peerd/rpc"
 	"github.com/peerd/peerd/signaling"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +58,10 @@ type testDaemon struct {
 	out    *syncBuffer
 	signal string
 	base   string
+	// cancel stops the daemon as Ctrl-C does, without waiting; stop also
+	// waits until it has stopped and returns its error.
+	cancel context.CancelFunc
+	stop   func() error
 }
 
 func startTestDaemon(t *testing.T, extra ...string) *testDaemon {
@@ -78,16 +84,21 @@ func startTestDaemon(t *testing.T, extra ...string) *testDaemon {
 		cancel()
 		t.Fatalf("daemon did not start:\n%s", out.String())
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not stop")
-		}
-	})
-	return &testDaemon{d: d, out: out, signal: d.signalURL, base: d.baseURL}
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("daemon did not stop")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { assert.NoError(t, stop()) })
+	return &testDaemon{d: d, out: out, signal: d.signalURL, base: d.baseURL, cancel: cancel, stop: stop}
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -439,6 +450,51 @@ func TestInterruptedFetchResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ents, 1, "the work directory is gone")
 	assert.Equal(t, "copy", ents[0].Name())
+}
+
+func TestDaemonStoppedMidPublish(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	td := startTestDaemon(t, "-data", data)
+	src := t.TempDir()
+	big := pseudoRandom(16<<20, 9)
+	writeFiles(t, src, map[string][]byte{"big.bin": big})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	publish := func(signal string, out io.Writer) error {
+		return run(ctx, []string{"publish", src, "--name", "midway", "--signal", signal, "--chunk", "65536", "--window", "2"},
+			&cliEnv{stdout: out, stderr: out, stdin: strings.NewReader("")})
+	}
+
+	// Ctrl-C reaches the daemon while the upload is at 30%.
+	out := &cancelOnWrite{marker: " 30% ", cancel: td.cancel}
+	err := publish(td.signal, out)
+	require.ErrorIs(t, err, rpc.ErrClosed, out.String())
+	assert.Contains(t, err.Error(), "run the same command again to resume")
+	assert.Contains(t, out.String(), "the serving peer is closing: peerd is shutting down", "the client is told why")
+	require.NoError(t, td.stop())
+	assert.Contains(t, td.out.String(), "peerd stopped")
+
+	// Nothing is under its final name; the partial upload is kept.
+	for _, p := range []string{"bundles/midway.tar.gz", "bundles/midway.json", "sites/midway"} {
+		_, err := os.Lstat(filepath.Join(data, p))
+		assert.ErrorIs(t, err, os.ErrNotExist, p)
+	}
+	parts, err := filepath.Glob(filepath.Join(data, "partial", "*.part"))
+	require.NoError(t, err)
+	require.Len(t, parts, 1)
+	fi, err := os.Stat(parts[0])
+	require.NoError(t, err)
+	assert.Positive(t, fi.Size())
+
+	// A daemon started again on the same data resumes the upload.
+	td = startTestDaemon(t, "-data", data)
+	again := &syncBuffer{}
+	require.NoError(t, publish(td.signal, again), again.String())
+	assert.Contains(t, again.String(), "resuming at")
+	assert.Contains(t, again.String(), "published midway")
+	code, body := httpGet(t, td.base+"/sites/midway/big.bin")
+	assert.Equal(t, http.StatusOK, code)
+	assert.True(t, bytes.Equal(big, []byte(body)), "resumed bytes match")
 }
 
 func TestShutdownTellsConnectedPeers(t *testing.T) {
