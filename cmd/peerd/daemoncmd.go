@@ -20,14 +20,15 @@ import (
 // storeFlags are the flags of a store peer's store: the daemon's and
 // serve's.
 type storeFlags struct {
-	data, maxBundle, maxStore *string
+	data, maxBundle, maxStore, maxUnpacked *string
 }
 
 func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	return storeFlags{
-		data:      envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles"),
-		maxBundle: envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted"),
-		maxStore:  envString(fs, "max-store", "PEERD_MAX_STORE", "64GiB", "total size of all bundles, uploads in progress counted at their full size"),
+		data:        envString(fs, "data", "PEERD_DATA", "peerd-data", "data directory for published bundles"),
+		maxBundle:   envString(fs, "max-bundle", "PEERD_MAX_BUNDLE", "4GiB", "largest bundle archive accepted"),
+		maxStore:    envString(fs, "max-store", "PEERD_MAX_STORE", "64GiB", "total size of all bundles, uploads in progress counted at their full size"),
+		maxUnpacked: envString(fs, "max-unpacked", "PEERD_MAX_UNPACKED", "8GiB", "largest total size of the files one bundle unpacks to (archive bombs)"),
 	}
 }
 
@@ -37,7 +38,7 @@ func (f storeFlags) options() (store.Options, error) {
 	for _, s := range []struct {
 		v   string
 		dst *int64
-	}{{*f.maxBundle, &o.MaxBundleSize}, {*f.maxStore, &o.MaxStoreSize}} {
+	}{{*f.maxBundle, &o.MaxBundleSize}, {*f.maxStore, &o.MaxStoreSize}, {*f.maxUnpacked, &o.Unpack.MaxUnpacked}} {
 		n, err := harness.ParseSize(s.v)
 		if err != nil {
 			return o, usageErr("%v", err)

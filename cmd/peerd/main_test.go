@@ -173,6 +173,8 @@ func TestPublishServeFetchCallOverDataChannels(t *testing.T) {
 		"assets/empty.txt": {},
 	}
 	writeFiles(t, src, files)
+	mtime := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	require.NoError(t, os.Chtimes(src, mtime, mtime))
 
 	out, errOut, err := runCLI(ctx, "publish", src, "--name", "hello", "--signal", td.signal)
 	require.NoError(t, err, "%s\n%s", out, errOut)
@@ -206,9 +208,29 @@ func TestPublishServeFetchCallOverDataChannels(t *testing.T) {
 	_, _, err = runCLI(ctx, "call", "no.such.method", "--signal", td.signal)
 	require.ErrorContains(t, err, "not found")
 
+	// The status page lists the bundle with its size, mtime and SHA-256.
+	info, err := td.d.store.Stat("hello")
+	require.NoError(t, err)
+	assert.True(t, info.Mtime.Equal(mtime), "the directory's mtime travels with the bundle: %v", info.Mtime)
 	code, body = httpGet(t, td.base+"/status")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, `href="/sites/hello/"`)
+	_, row, found := strings.Cut(body, `<a href="/sites/hello/">hello</a>`)
+	require.True(t, found, body)
+	row, _, found = strings.Cut(row, "</tr>")
+	require.True(t, found, body)
+	assert.Contains(t, row, "<td>"+humanSize(info.Size)+"</td>")
+	assert.Contains(t, row, "<td>3</td>", "files")
+	assert.Contains(t, row, "<td>2024-05-06 07:08:09</td>")
+	assert.Contains(t, row, `title="`+info.SHA256+`"`)
+	assert.Contains(t, row, ">"+info.SHA256[:12]+"…</code>")
+	code, body = httpGet(t, td.base+"/status.json")
+	assert.Equal(t, http.StatusOK, code)
+	var st status
+	require.NoError(t, json.Unmarshal([]byte(body), &st))
+	require.Len(t, st.Bundles, 1)
+	assert.Equal(t, info.Size, st.Bundles[0].Size)
+	assert.Equal(t, info.SHA256, st.Bundles[0].SHA256)
+	assert.True(t, st.Bundles[0].Mtime.Equal(mtime))
 }
 
 func TestShareAndGetDirectly(t *testing.T) {

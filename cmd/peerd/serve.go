@@ -14,7 +14,7 @@ import (
 
 var serveCommand = &command{
 	name:    "serve",
-	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR] [--max-bundle SIZE] [--max-store SIZE] [--secret SECRET | --token TOKEN]",
+	usage:   "--signal URL [--room ROOM] [--data DIR] [--http ADDR] [--max-bundle SIZE] [--max-store SIZE] [--max-unpacked SIZE] [--secret SECRET | --token TOKEN]",
 	summary: "run only the store peer, against a signaling server elsewhere",
 	run:     runServe,
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -210,11 +212,19 @@ func TestReplaceIsAtomicForReaders(t *testing.T) {
 	publish(t, s, "site", a1, s1, 1<<20)
 
 	// Readers resolve the site once and read both files through that
-	// resolution; each must see one version throughout.
+	// resolution; each must see one version throughout. The only failure
+	// allowed is a version removed under a reader that resolved it just
+	// before a replace: its files are gone, never mixed.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var mixed, reads int
-	var mu sync.Mutex
+	var mu sync.Mutex // guards the counts and unexpected
+	var mixed, reads, gone int
+	var unexpected []error
+	readsSoFar := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return reads
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -226,43 +236,59 @@ func TestReplaceIsAtomicForReaders(t *testing.T) {
 			}
 			dir, err := s.SiteDir("site")
 			if err != nil {
+				mu.Lock()
+				unexpected = append(unexpected, err)
+				mu.Unlock()
 				continue
 			}
 			root, err := os.OpenRoot(dir)
 			if err != nil {
+				mu.Lock()
+				unexpected = append(unexpected, err)
+				mu.Unlock()
 				continue
 			}
 			a, errA := root.ReadFile("a.txt")
 			b, errB := root.ReadFile("b.txt")
 			root.Close()
-			if errA != nil || errB != nil {
-				continue
-			}
 			mu.Lock()
-			reads++
-			if a[0] != b[0] {
-				mixed++
+			switch err := errors.Join(errA, errB); {
+			case errors.Is(err, fs.ErrNotExist):
+				gone++
+			case err != nil:
+				unexpected = append(unexpected, err)
+			default:
+				reads++
+				if a[0] != b[0] {
+					mixed++
+				}
 			}
 			mu.Unlock()
 		}
 	}()
-	for i := range 20 {
+	// At least 20 replaces, and on until the reader has read 20 times
+	// (bounded: at most 2000 replaces).
+	last := v1
+	for i := 0; i < 2000 && (i < 20 || readsSoFar() < 20); i++ {
 		if i%2 == 0 {
 			publish(t, s, "site", a2, s2, 1<<20)
+			last = v2
 		} else {
 			publish(t, s, "site", a1, s1, 1<<20)
+			last = v1
 		}
 	}
 	close(stop)
 	wg.Wait()
+	assert.Positive(t, reads, "the reader read something (%d times found its version removed)", gone)
 	assert.Zero(t, mixed, "a reader saw two versions at once")
+	assert.Empty(t, unexpected, "readers failed other than by a removed version")
 	dir, err := s.SiteDir("site")
 	require.NoError(t, err)
-	assert.Equal(t, v1, readTree(t, dir))
+	assert.Equal(t, last, readTree(t, dir))
 	vers, err := os.ReadDir(filepath.Join(s.Dir(), "versions"))
 	require.NoError(t, err)
 	assert.Len(t, vers, 1, "old versions removed")
-	_ = s2
 }
 
 func TestQuotaReservesOpenUploadsUntilCommitOrAbort(t *testing.T) {
