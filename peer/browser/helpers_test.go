@@ -66,7 +66,8 @@ window.peerdReady = true;
 
 // env is one test's Go side: an HTTP server on 127.0.0.1 serving the test
 // page, the client and a signaling endpoint at /signal, and a Go peer
-// listening in room "test" with reg's methods.
+// listening in room "test" with reg's methods (newEnv) or with the options
+// given (newEnvWith).
 type env struct {
 	t    *testing.T
 	srv  *httptest.Server
@@ -83,6 +84,13 @@ type env struct {
 }
 
 func newEnv(t *testing.T, reg *rpc.Registry) *env {
+	t.Helper()
+	return newEnvWith(t, peer.Options{RPC: rpc.Options{Registry: reg}})
+}
+
+// newEnvWith is newEnv with the Go peer's options (its network is always
+// loopback).
+func newEnvWith(t *testing.T, o peer.Options) *env {
 	t.Helper()
 	sig := signaling.NewServer(signaling.ServerOptions{})
 	mux := http.NewServeMux()
@@ -104,10 +112,8 @@ func newEnv(t *testing.T, reg *rpc.Registry) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/signal"
-	e.ln, err = peer.Listen(ctx, wsURL, "test", peer.Options{
-		Network: peer.NetworkLoopback,
-		RPC:     rpc.Options{Registry: reg},
-	})
+	o.Network = peer.NetworkLoopback
+	e.ln, err = peer.Listen(ctx, wsURL, "test", o)
 	require.NoError(t, err)
 
 	actx, stop := context.WithCancel(context.Background())

@@ -324,6 +324,13 @@ for (const [name, o, want] of [["maxPendingBytes", { maxPendingBytes: 50000 }, "
   await p.close();
   ln.close();
 }
+{ // Nested functions between two peers of the page that both enable them.
+  const ln = await peerd.listen({ room: "opts-nested", nestedFuncs: true, local: { apply: (o) => o.f(2) } });
+  const p = await peerd.connect({ room: "opts-nested", nestedFuncs: true });
+  out.nestedFuncs = (await p.remote.apply({ f: (x) => x * 21 })) === 42;
+  await p.close();
+  ln.close();
+}
 { // Two listeners of the page: dial the second by id, on another label.
   const a = await peerd.listen({ room: "opts-pick", label: "custom", local: { who: () => "a" } });
   const b = await peerd.listen({ room: "opts-pick", label: "custom", local: { who: () => "b" } });

@@ -181,6 +181,13 @@ export interface RpcOptions {
   /** Bound on waiting calls plus stored functions; the oldest functions are evicted past it. Default 10000. */
   maxPending?: number;
   assemble?: boolean;
+  /**
+   * Let functions nested inside objects and arrays cross, both ways; the peer must enable it too
+   * (PROTOCOL.md 3.9; Go: rpc.Options.NestedFuncs). Default false: only a function that is itself an
+   * argument, or the whole result, is sent (a nested one is refused with a TypeError), and a nested
+   * function placeholder received stays the plain object `{ $fn: id }`.
+   */
+  nestedFuncs?: boolean;
   onerror?: (err: Error) => void;
 }
 
@@ -207,7 +214,7 @@ export class RpcConn {
   close(reason?: string | Error): Promise<Error>;
 }
 
-export const rpcDefaults: Readonly<{ timeout: number; maxPending: number; assemble: boolean }>;
+export const rpcDefaults: Readonly<{ timeout: number; maxPending: number; assemble: boolean; nestedFuncs: boolean }>;
 
 export interface Member {
   id: string;

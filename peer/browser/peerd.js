@@ -659,7 +659,7 @@ function listLocal(local, prefix = "", out = [], depth = 0) {
 }
 
 /** Defaults of RpcConn options. */
-export const rpcDefaults = Object.freeze({ timeout: 0, maxPending: 10000, assemble: false });
+export const rpcDefaults = Object.freeze({ timeout: 0, maxPending: 10000, assemble: false, nestedFuncs: false });
 
 /**
  * RpcConn is one end of an rpc pair over a BinChannel (or anything with
@@ -667,10 +667,10 @@ export const rpcDefaults = Object.freeze({ timeout: 0, maxPending: 10000, assemb
  * equal: it serves `local` to the peer and calls the peer's methods.
  */
 export class RpcConn {
-  constructor(channel, { local = {}, timeout = 0, maxPending = 10000, assemble = false, onerror = null } = {}) {
+  constructor(channel, { local = {}, timeout = 0, maxPending = 10000, assemble = false, nestedFuncs = false, onerror = null } = {}) {
     this.ch = channel;
     this.local = local;
-    this.o = { timeout, maxPending, assemble };
+    this.o = { timeout, maxPending, assemble, nestedFuncs: !!nestedFuncs };
     this.onerror = onerror;
     this._seq = 0;
     this._calls = new Map(); // call id -> { resolve, reject, timer, cbs, method, assemble }
@@ -700,12 +700,25 @@ export class RpcConn {
   }
 
   // _encode serialises v, storing the functions it meets (scoped to the
-  // call scope, 0 for none) and collecting binaries.
-  _encode(v, scope, bins, cbs) {
-    const s = JSON.stringify(v, (_k, x) => {
+  // call scope, 0 for none) and collecting binaries. v is a params array
+  // (params true), whose elements are the parameters, or a result. Unless
+  // nestedFuncs is on, only a function that is itself a parameter or the
+  // whole result is sent; one nested deeper is refused (PROTOCOL.md 3.9).
+  _encode(v, scope, bins, cbs, params = false) {
+    const conn = this;
+    const nested = this.o.nestedFuncs;
+    let wrapper = null; // the holder JSON.stringify makes around v
+    const s = JSON.stringify(v, function (k, x) {
+      if (wrapper === null) wrapper = this;
       if (typeof x === "function") {
         if (x[HANDLE]) throw new TypeError("peerd: a remote function handle cannot be sent back; call it instead");
-        const id = this._store(x, scope);
+        if (!nested && this !== (params ? v : wrapper)) {
+          throw new TypeError(
+            `peerd: function ${JSON.stringify(k)} is nested inside ${params ? "an argument" : "the result"}: ` +
+              "only a function that is itself an argument or the whole result can be sent, unless both peers enable nestedFuncs",
+          );
+        }
+        const id = conn._store(x, scope);
         cbs.push(id);
         return { $fn: id };
       }
@@ -739,13 +752,16 @@ export class RpcConn {
   }
 
   // _revive replaces placeholders in a decoded value: {"$bin":N} by the
-  // packet's binary N, {"$fn":"id"} by a handle. Own data properties only
-  // are written, so "__proto__" members stay plain data.
-  _revive(v, bins, scope, depth = 0) {
+  // packet's binary N, {"$fn":"id"} by a handle. A function placeholder
+  // deeper than top (0: v is a result, 1: v is a params array, 2: the
+  // array around named params) is converted only with nestedFuncs on, and
+  // otherwise stays a plain object (PROTOCOL.md 3.9). Own data properties
+  // only are written, so "__proto__" members stay plain data.
+  _revive(v, bins, scope, top, depth = 0) {
     if (v === null || typeof v !== "object") return v;
     if (depth > 256) throw new RemoteError(codes.invalidParams, "value nested too deeply");
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = this._revive(v[i], bins, scope, depth + 1);
+      for (let i = 0; i < v.length; i++) v[i] = this._revive(v[i], bins, scope, top, depth + 1);
       return v;
     }
     const keys = Object.keys(v);
@@ -754,11 +770,11 @@ export class RpcConn {
         if (v.$bin < 0 || v.$bin >= bins.length) throw new RemoteError(codes.invalidParams, `placeholder names missing binary ${v.$bin}`);
         return bins[v.$bin];
       }
-      if (keys[0] === "$fn" && typeof v.$fn === "string") return this._handle(v.$fn, scope);
+      if (keys[0] === "$fn" && typeof v.$fn === "string" && (depth <= top || this.o.nestedFuncs)) return this._handle(v.$fn, scope);
     }
     for (const k of keys) {
       const old = v[k];
-      const nv = this._revive(old, bins, scope, depth + 1);
+      const nv = this._revive(old, bins, scope, top, depth + 1);
       if (nv !== old) Object.defineProperty(v, k, { value: nv, writable: true, enumerable: true, configurable: true });
     }
     return v;
@@ -819,7 +835,7 @@ export class RpcConn {
     const cbs = [];
     let text;
     try {
-      text = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${this._encode(params, id, bins, cbs)},"id":${id}}`;
+      text = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${this._encode(params, id, bins, cbs, true)},"id":${id}}`;
     } catch (e) {
       for (const c of cbs) this._cbs.delete(c);
       return Promise.reject(e);
@@ -870,7 +886,7 @@ export class RpcConn {
     const cbs = [];
     let text;
     try {
-      text = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${this._encode(params, 0, bins, cbs)}}`;
+      text = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${this._encode(params, 0, bins, cbs, true)}}`;
     } catch (e) {
       for (const c of cbs) this._cbs.delete(c);
       return Promise.reject(e);
@@ -956,7 +972,7 @@ export class RpcConn {
     }
     try {
       const bs = cl.assemble ? bins.map((b) => (b instanceof Chunks ? b.bytes() : b)) : bins;
-      cl.resolve(this._revive(m.result, bs, null));
+      cl.resolve(this._revive(m.result, bs, null, 0));
     } catch (e) {
       cl.reject(e);
     }
@@ -1015,12 +1031,14 @@ export class RpcConn {
     if (!found) return reply(undefined, { code: codes.methodNotFound, message: "Method not found" });
     if (!Array.isArray(params)) {
       // Named params: handed to the function as one object.
-      return this._run(m, found.fn, found.self, [params], bins, notification, reply);
+      return this._run(m, found.fn, found.self, [params], bins, notification, reply, 2);
     }
     return this._run(m, found.fn, found.self, params, bins, notification, reply);
   }
 
-  async _run(m, fn, self, args, bins, notification, reply) {
+  // _run runs a local function on decoded args; top is 1 for positional
+  // params, 2 for named ones (args is then [params]).
+  async _run(m, fn, self, args, bins, notification, reply, top = 1) {
     const scope = { notification, handles: [] };
     const ac = new AbortController();
     const key = notification ? null : JSON.stringify(m.id);
@@ -1028,7 +1046,7 @@ export class RpcConn {
     let result;
     let error = null;
     try {
-      const decoded = this._revive(args, bins, scope);
+      const decoded = this._revive(args, bins, scope, top);
       const ctx = { signal: ac.signal, conn: this, method: m.method };
       result = await fn.apply(self === undefined ? ctx : self, decoded);
     } catch (e) {
@@ -1551,6 +1569,7 @@ function pairOver(link, o, extra) {
     timeout: o.timeout || 0,
     maxPending: o.maxPending ?? rpcDefaults.maxPending,
     assemble: !!o.assemble,
+    nestedFuncs: !!o.nestedFuncs,
     onerror: o.onerror,
   });
   link.onclose = (err) => conn._shutdown(err);
