@@ -33,6 +33,18 @@ func Call[T any](ctx context.Context, c *Conn, method string, args ...any) (T, e
 	return out, err
 }
 
+// CallNamed is Call with named params: params must encode as a JSON object
+// (a struct or a map). The members of a map[string]any are encoded one by
+// one as arguments are, so a Go func or a binary among them crosses as a
+// parameter; other values are encoded whole (a func nested in them needs
+// Options.NestedFuncs).
+func (c *Conn) CallNamed(ctx context.Context, method string, result any, params any) error {
+	if params == nil {
+		return fmt.Errorf("rpc: named params must encode as a JSON object, got nil")
+	}
+	return c.callEncoded(ctx, method, result, "", nil, params, nil, false)
+}
+
 // Notify sends a notification: the peer runs method and answers nothing.
 // Notify returns once the message is handed to the transport; it is never
 // timed out by Options.CallTimeout. A Go func among args stays callable until
@@ -49,21 +61,22 @@ func (c *Conn) CallRaw(ctx context.Context, method string, params jsontext.Value
 		return nil, fmt.Errorf("rpc: invalid raw params")
 	}
 	var out jsontext.Value
-	err := c.callEncoded(ctx, method, &out, "", nil, params, true)
+	err := c.callEncoded(ctx, method, &out, "", nil, nil, params, true)
 	return out, err
 }
 
 func (c *Conn) call(ctx context.Context, method, prefix string, result any, args []any) error {
-	return c.callEncoded(ctx, method, result, prefix, args, nil, false)
+	return c.callEncoded(ctx, method, result, prefix, args, nil, nil, false)
 }
 
 // callPool recycles call records with their channels.
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan reply, 1)} }}
 
-// callEncoded sends a request whose params are [prefix?, args...], or raw
-// when isRaw (nil raw: no params member), and waits for the answer.
+// callEncoded sends a request whose params are [prefix?, args...], or the
+// object named (when there are no args), or raw when isRaw (nil raw: no
+// params member), and waits for the answer.
 func (c *Conn) callEncoded(ctx context.Context, method string, result any,
-	prefix string, args []any, raw jsontext.Value, isRaw bool) error {
+	prefix string, args []any, named any, raw jsontext.Value, isRaw bool) error {
 	c.mu.Lock()
 	err := c.closedErrLocked()
 	c.mu.Unlock()
@@ -96,6 +109,12 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	case !isRaw && (prefix != "" || len(args) > 0):
 		buf = append(buf, `,"params":`...)
 		if buf, err = e.appendArgs(buf, prefix, args); err != nil {
+			c.dropCallbacks(e.cbs())
+			return err
+		}
+	case named != nil:
+		buf = append(buf, `,"params":`...)
+		if buf, err = e.appendNamed(buf, named); err != nil {
 			c.dropCallbacks(e.cbs())
 			return err
 		}
@@ -200,12 +219,17 @@ func (c *Conn) dropCallbacks(ids []string) {
 	c.mu.Unlock()
 }
 
-// sendCancel tells the peer to cancel request id. Best effort: a failure
+// sendCancel tells the peer to cancel requests ids. Best effort: a failure
 // means the connection is going away anyway.
-func (c *Conn) sendCancel(id uint64) {
-	buf := make([]byte, 0, 64)
+func (c *Conn) sendCancel(ids ...uint64) {
+	buf := make([]byte, 0, 48+16*len(ids))
 	buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.cancel","params":[`...)
-	buf = strconv.AppendUint(buf, id, 10)
+	for i, id := range ids {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendUint(buf, id, 10)
+	}
 	buf = append(buf, "]}"...)
 	if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
 		c.report(fmt.Errorf("rpc: sending rpc.cancel: %w", err))

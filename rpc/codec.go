@@ -3,7 +3,9 @@ package rpc
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -142,6 +144,37 @@ func (e *encoder) appendArgs(dst []byte, prefix string, args []any) ([]byte, err
 		}
 	}
 	return append(dst, ']'), nil
+}
+
+// appendNamed appends a named params object: the members of a
+// map[string]any one by one (sorted by name) as arguments, anything else
+// whole; it must encode as a JSON object.
+func (e *encoder) appendNamed(dst []byte, params any) ([]byte, error) {
+	if m, ok := params.(map[string]any); ok {
+		names := slices.Sorted(maps.Keys(m))
+		dst = append(dst, '{')
+		var err error
+		for i, name := range names {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, name)
+			dst = append(dst, ':')
+			if dst, err = e.appendValue(dst, m[name]); err != nil {
+				return dst, fmt.Errorf("rpc: named param %q: %w", name, err)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	start := len(dst)
+	dst, err := e.appendValue(dst, params)
+	if err != nil {
+		return dst, fmt.Errorf("rpc: named params: %w", err)
+	}
+	if jsontext.Value(dst[start:]).Kind() != '{' {
+		return dst, fmt.Errorf("rpc: named params must encode as a JSON object, got %T", params)
+	}
+	return dst, nil
 }
 
 // decoder decodes the values of one incoming message, turning function

@@ -70,6 +70,7 @@ type Conn struct {
 	// any handle to them arrived: the placeholder may still be on its way.
 	peerEvicted idRing
 	running     requestList // requests routed and not yet ended
+	outBatches  []*outBatch // batches sent whose calls may still wait, oldest first
 	unbinds     []string    // ids of collected stubs' handles to unbind (see queueUnbind)
 	unbinding   bool        // a goroutine sends unbinds
 

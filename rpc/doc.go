@@ -15,6 +15,10 @@
 //	conn.Register("add", func(x, y int) int { return x + y }, "x", "y")
 //	sum, err := rpc.Call[int](ctx, conn, "add", 2, 3)
 //
+// Conn.Call, CallNamed (named params) and Notify send one message each;
+// Conn.Batch sends several calls and notifications as one JSON-RPC batch,
+// matching the answers by id, as the JSON-RPC clients of rpc/endpoint do.
+//
 // # Handlers
 //
 // Any Go func is a handler when its parameters are an optional leading

@@ -21,6 +21,8 @@ func FuzzConnMessage(f *testing.F) {
 		`{"jsonrpc":"2.0","method":"rpc.evicted","params":["1","x"],"id":6}`,
 		`{"jsonrpc":"2.0","method":"rpc.discover","id":4}`,
 		`{"jsonrpc":"2.0","result":{"$fn":"1"},"id":1}`,
+		`{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}`,
+		`[{"jsonrpc":"2.0","result":1,"id":1},{"jsonrpc":"2.0","error":{"code":-32600,"message":"x"},"id":null}]`,
 		`[{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1},{"jsonrpc":"2.0","method":"nope"},1]`,
 		`{"method":"add","params":[1,2],"id":1}`,
 		`{"jsonrpc":"2.0","method":"blob","params":["aGk="],"id":5}`,

@@ -44,11 +44,14 @@ func (c *Conn) handlePacket(p binchannel.Packet) {
 	if env.Batch {
 		b = &batch{c: c, pending: 1}
 	}
+	var whole *Error // an error answering a whole batch this side sent
 	for i := range env.Msgs {
 		m := &env.Msgs[i]
 		switch m.Kind {
 		case KindResponse:
-			c.deliver(m, p.Bins)
+			if e := c.deliver(m, p.Bins); e != nil {
+				whole = e
+			}
 		case KindInvalid:
 			c.report(fmt.Errorf("%w: invalid object (id %s)", ErrBadEnvelope, m.ID))
 			c.replyTo(b, b.reserve(), AppendResponse(nil, m.V1, m.ID, nil, m.Invalid), nil)
@@ -57,6 +60,11 @@ func (c *Conn) handlePacket(p binchannel.Packet) {
 		}
 	}
 	b.done()
+	if whole != nil {
+		// After the packet's other responses: they answer calls of the
+		// batch by id, and only the calls left wait in vain.
+		c.failBatch(whole)
+	}
 }
 
 // sendReply sends one response (or batch array) packet.
@@ -66,8 +74,10 @@ func (c *Conn) sendReply(buf []byte, bins []binchannel.Binary) {
 	}
 }
 
-// deliver hands a response to its waiting call.
-func (c *Conn) deliver(m *Message, bins []binchannel.Binary) {
+// deliver hands a response to its waiting call. An error response with a
+// null id matches no call: it answers a whole message, a batch the peer
+// refused, and is returned for failBatch.
+func (c *Conn) deliver(m *Message, bins []binchannel.Binary) *Error {
 	id, err := strconv.ParseUint(string(m.ID), 10, 64)
 	var cl *call
 	if err == nil {
@@ -80,14 +90,18 @@ func (c *Conn) deliver(m *Message, bins []binchannel.Binary) {
 		c.mu.Unlock()
 	}
 	if cl == nil {
-		if m.Error != nil {
+		switch {
+		case m.Error != nil && isNull(m.ID):
+			return m.Error
+		case m.Error != nil:
 			c.report(fmt.Errorf("rpc: peer reported an error for id %s: %w", m.ID, m.Error))
-		} else {
+		default:
 			c.report(fmt.Errorf("rpc: response for unknown id %s", m.ID))
 		}
-		return
+		return nil
 	}
 	cl.done <- reply{msg: *m, bins: bins}
+	return nil
 }
 
 // serveRequest routes one request.
