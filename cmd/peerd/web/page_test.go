@@ -11,10 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -242,10 +244,26 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 	require.NoError(t, err)
 	assert.Equal(t, 3, info.Files)
 
-	// Open it from the list: a new tab with the site.
+	// Open it from the list: a click opens the site in a new tab.
 	var href string
 	require.NoError(t, chromedp.Run(ctx, chromedp.AttributeValue(`#bundles li[data-name="my-site"] a.open`, "href", &href, nil, chromedp.ByQuery)))
 	assert.Equal(t, "/sites/my-site/", href)
+	opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool {
+		return info.Type == "page" && strings.HasSuffix(info.URL, "/sites/my-site/")
+	})
+	require.NoError(t, chromedp.Run(ctx, chromedp.Click(`#bundles li[data-name="my-site"] a.open`, chromedp.ByQuery)))
+	var heading string
+	select {
+	case id := <-opened:
+		sctx, closeSite := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+		require.NoError(t, chromedp.Run(sctx,
+			chromedp.Poll(`document.readyState === "complete" && document.querySelector("h1")?.textContent`, &heading, chromedp.WithPollingTimeout(10*time.Second)),
+		))
+		closeSite()
+	case <-time.After(10 * time.Second):
+		t.Fatal("clicking Open opened no tab with the site")
+	}
+	assert.Equal(t, "published from a browser", heading)
 
 	// Choose two files with the picker, publish them as "notes".
 	f1 := filepath.Join(t.TempDir(), "readme.txt")
