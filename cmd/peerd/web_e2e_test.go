@@ -24,7 +24,7 @@ import (
 // a person: it connects to the store peer on its own, calls a Go function,
 // takes a folder dropped onto it, publishes it with the progress bar, lists
 // it and serves it under /sites/. A screenshot is saved to $PEERD_ARTIFACTS
-// (default: the test's temporary directory, logged).
+// (default: the test's temporary directory) and its path logged.
 func TestWebE2EPublish(t *testing.T) {
 	browsertest.Need(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -99,14 +99,7 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 
 	var png []byte
 	require.NoError(t, chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)))
-	dir := os.Getenv("PEERD_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	path := filepath.Join(dir, "daemon-demo-page.png")
-	require.NoError(t, os.WriteFile(path, png, 0o644))
-	t.Logf("screenshot: %s", path)
+	browsertest.SaveArtifact(t, browsertest.ArtifactDir(t, ""), "daemon-demo-page.png", png)
 
 	// Close the page first so the daemon's shutdown finds no peer busy.
 	closeTab()

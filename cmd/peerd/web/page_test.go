@@ -153,17 +153,6 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-// artifactDir is where screenshots go: $PEERD_ARTIFACTS, else
-// testdata/out (ignored by git).
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("PEERD_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("testdata", "out")
-	}
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	return dir
-}
-
 // TestPagePublish drives the demo page like a person: call a Go function,
 // drop a folder onto the drop zone, publish it with the progress bar, see it
 // listed and open it; then choose single files with the file picker.
@@ -291,17 +280,15 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 		chromedp.Click("#call-btn", chromedp.ByQuery),
 		chromedp.Poll(`document.querySelector("#call-result .value")?.textContent === "5"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 	))
+	// Screenshots go to $PEERD_ARTIFACTS, else testdata/out (ignored by git).
+	dir := browsertest.ArtifactDir(t, filepath.Join("testdata", "out"))
 	var png []byte
 	require.NoError(t, chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)))
-	path := filepath.Join(artifactDir(t), "demo-page.png")
-	require.NoError(t, os.WriteFile(path, png, 0o644))
-	t.Logf("screenshot: %s", path)
+	browsertest.SaveArtifact(t, dir, "demo-page.png", png)
 
 	// The same page on a phone-sized screen.
 	require.NoError(t, chromedp.Run(ctx, chromedp.EmulateViewport(390, 844), chromedp.FullScreenshot(&png, 100)))
-	path = filepath.Join(artifactDir(t), "demo-page-narrow.png")
-	require.NoError(t, os.WriteFile(path, png, 0o644))
-	t.Logf("screenshot: %s", path)
+	browsertest.SaveArtifact(t, dir, "demo-page-narrow.png", png)
 }
 
 func get(t *testing.T, url string) string {

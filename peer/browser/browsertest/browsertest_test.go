@@ -48,3 +48,20 @@ func TestEval(t *testing.T) {
 	require.NoError(t, Eval(ctx, "return typeof RTCPeerConnection === 'function'", &ok))
 	assert.True(t, ok)
 }
+
+func TestArtifactDir(t *testing.T) {
+	env := filepath.Join(t.TempDir(), "artifacts")
+	t.Setenv(ArtifactsEnv, env)
+	assert.Equal(t, env, ArtifactDir(t, "ignored"), "the environment wins")
+	assert.DirExists(t, env)
+	SaveArtifact(t, env, "a.png", []byte("png"))
+	b, err := os.ReadFile(filepath.Join(env, "a.png"))
+	require.NoError(t, err)
+	assert.Equal(t, "png", string(b))
+
+	t.Setenv(ArtifactsEnv, "")
+	fallback := filepath.Join(t.TempDir(), "out")
+	assert.Equal(t, fallback, ArtifactDir(t, fallback))
+	assert.DirExists(t, fallback)
+	assert.DirExists(t, ArtifactDir(t, ""), "a temporary directory")
+}
