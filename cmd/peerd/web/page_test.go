@@ -155,7 +155,8 @@ func randomBytes(n int, seed uint64) []byte {
 
 // TestPagePublish drives the demo page like a person: call a Go function,
 // drop a folder onto the drop zone, publish it with the progress bar, see it
-// listed and open it; then choose single files with the file picker.
+// listed and open it; then choose single files with the file picker, and
+// drop loose files.
 func TestPagePublish(t *testing.T) {
 	browsertest.Need(t)
 	b := newBackend(t)
@@ -272,6 +273,31 @@ new MutationObserver(() => window.widths.push(document.querySelector("#progress-
 		chromedp.Poll(`document.querySelectorAll("#bundles li[data-name]").length === 2`, nil, chromedp.WithPollingTimeout(15*time.Second)),
 	))
 	assert.Equal(t, "<p>notes</p>", get(t, b.srv.URL+"/sites/notes/index.html"))
+
+	// Drop two loose files (no folder): they publish side by side at the
+	// bundle's root, named after the one that is not an index page.
+	loose := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(loose, "index.html"), []byte("<p>dropped</p>"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(loose, "About Us.txt"), []byte("two files, no folder"), 0o644))
+	require.NoError(t, dropFiles(ctx, "#drop", []string{filepath.Join(loose, "index.html"), filepath.Join(loose, "About Us.txt")}))
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.WaitVisible("#pending", chromedp.ByQuery),
+		chromedp.Value("#bundle-name", &name, chromedp.ByQuery),
+		chromedp.Text("#pending-summary", &out, chromedp.ByQuery),
+	))
+	assert.Equal(t, "about-us", name)
+	assert.Equal(t, "2 files · 34 B", out)
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Click("#publish-btn", chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('#bundles li[data-name="about-us"]') !== null`, nil, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Text("#pub-message", &out, chromedp.ByQuery),
+	))
+	assert.Equal(t, "Published /sites/about-us/", out)
+	assert.Equal(t, "<p>dropped</p>", get(t, b.srv.URL+"/sites/about-us/index.html"))
+	assert.Equal(t, "two files, no folder", get(t, b.srv.URL+"/sites/about-us/About%20Us.txt"))
+	info, err = b.st.Stat("about-us")
+	require.NoError(t, err)
+	assert.Equal(t, 2, info.Files)
 
 	// Show the sum in the call box for the screenshot, then take it.
 	require.NoError(t, chromedp.Run(ctx,
