@@ -18,5 +18,8 @@
 //	var sum int
 //	err = browsertest.Eval(ctx, "return 1 + 2", &sum)
 //
+// Screenshots and other files a person should look at after the run go to
+// ArtifactDir ($PEERD_ARTIFACTS when set) with SaveArtifact.
+//
 // A Browser is safe for concurrent use; each tab by one goroutine at a time.
 package browsertest
