@@ -64,15 +64,8 @@ type Conn struct {
 	callbacks map[string]*callback
 	order     pendingList      // pending entries, oldest first
 	handles   map[string]*Func // live handles to the peer's functions, by id (chained by Func.next)
-	nHandles  int              // handles in the map
 	evicted   idRing           // recently evicted local function ids
-	// peerEvicted holds ids the peer said it evicted (rpc.evicted) before
-	// any handle to them arrived: the placeholder may still be on its way.
-	peerEvicted idRing
-	running     requestList // requests routed and not yet ended
-	outBatches  []*outBatch // batches sent whose calls may still wait, oldest first
-	unbinds     []string    // ids of collected stubs' handles to unbind (see queueUnbind)
-	unbinding   bool        // a goroutine sends unbinds
+	running   requestList      // requests routed and not yet ended
 
 	// smu guards the handler workers and queue.
 	smu     sync.Mutex
@@ -83,6 +76,15 @@ type Conn struct {
 	// sessMu guards session.
 	sessMu  sync.Mutex
 	session map[any]any
+
+	// Also guarded by mu, and used by less common paths.
+	nHandles int // handles in c.handles
+	// peerEvicted holds ids the peer said it evicted (rpc.evicted) before
+	// any handle to them arrived: the placeholder may still be on its way.
+	peerEvicted idRing
+	outBatches  []*outBatch // batches sent whose calls may still wait, oldest first
+	unbinds     []string    // ids of collected stubs' handles to unbind (see queueUnbind)
+	unbinding   bool        // a goroutine sends unbinds
 }
 
 // call is a request waiting for its response.
