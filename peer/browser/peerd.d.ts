@@ -79,6 +79,8 @@ export interface RemoteFunction<R = any> {
   readonly id: string;
   /** True once the handle can no longer be called. */
   readonly released: boolean;
+  /** True once the peer evicted the function (its pending bound): calls still reach the peer, which answers -32004; unbind sends nothing. */
+  readonly evicted: boolean;
   /** Runs the peer's function without waiting for it. */
   notify(...args: any[]): Promise<void>;
   /** The same function, its calls made with opts. */
@@ -178,7 +180,11 @@ export interface RpcOptions {
   local?: Local;
   /** Default per-call timeout in ms; 0: none. */
   timeout?: number;
-  /** Bound on waiting calls plus stored functions; the oldest functions are evicted past it. Default 10000. */
+  /**
+   * Bound on waiting calls plus stored functions. Default 10000. Past it the oldest entry is evicted
+   * (PROTOCOL.md 3.9): a waiting call rejects with a PeerdError and the peer is sent rpc.cancel; a stored
+   * function is dropped and the peer told with rpc.evicted, and a later call on it is answered -32004.
+   */
   maxPending?: number;
   assemble?: boolean;
   /**

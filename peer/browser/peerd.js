@@ -678,6 +678,8 @@ export class RpcConn {
     this._handles = new Set(); // live handles to the peer's functions
     this._inflight = new Map(); // raw request id -> AbortController
     this._evicted = new Set(); // ids of recently evicted functions
+    this._peerEvicted = new Set(); // ids the peer evicted that we held no handle to
+    this._ord = 0; // insertion order of pending entries (calls and stored functions)
     this._closeErr = null;
     this.closed = new Promise((resolve) => (this._resolveClosed = resolve));
     this.remote = makeRemote(this, "", {});
@@ -734,20 +736,54 @@ export class RpcConn {
 
   _store(fn, scope) {
     const id = String(++this._seq);
-    this._cbs.set(id, { fn, scope });
+    this._cbs.set(id, { fn, scope, ord: ++this._ord });
     this._evict();
     return id;
   }
 
-  // _evict drops the oldest stored functions past the pending bound; a
-  // later rpc.callback on one is answered -32004 (the last 1024 are
-  // remembered).
+  // _evict drops the oldest pending entries (waiting calls and stored
+  // functions) past the pending bound (PROTOCOL.md 3.9): a waiting call
+  // fails locally and the peer is sent rpc.cancel for it; a stored
+  // function is dropped and announced with rpc.evicted (section 4.6), so
+  // that the peer drops its handles too, and a later rpc.callback on it is
+  // answered -32004 (the last 1024 are remembered). Both maps keep their
+  // entries in insertion order, so the oldest is the first of one of them.
   _evict() {
-    while (this._cbs.size + this._calls.size > this.o.maxPending && this._cbs.size > 0) {
-      const id = this._cbs.keys().next().value;
-      this._cbs.delete(id);
-      this._evicted.add(id);
-      if (this._evicted.size > 1024) this._evicted.delete(this._evicted.values().next().value);
+    let fns = null;
+    while (this._cbs.size + this._calls.size > this.o.maxPending) {
+      const cb = this._cbs.entries().next().value;
+      const cl = this._calls.entries().next().value;
+      if (cb && (!cl || cb[1].ord < cl[1].ord)) {
+        const id = cb[0];
+        this._cbs.delete(id);
+        this._evicted.add(id);
+        if (this._evicted.size > 1024) this._evicted.delete(this._evicted.values().next().value);
+        (fns ||= []).push(id);
+      } else {
+        const [id, call] = cl;
+        this._giveUp(id, new PeerdError(`peerd: ${call.method}: evicted: more than maxPending (${this.o.maxPending}) calls and functions were pending`));
+      }
+    }
+    if (fns && !this._closeErr) this.notify("rpc.evicted", fns).catch(() => {});
+  }
+
+  // _peerEvictedIds drops our handles to functions the peer evicted
+  // (rpc.evicted). Calls on such a handle still reach the peer, which
+  // answers as for an evicted function; unbinding it sends nothing. An id
+  // we hold no handle to is remembered (the last 1024): the placeholder
+  // carrying it may still be on its way, and its handle starts out evicted.
+  _peerEvictedIds(ids) {
+    const want = new Set(ids);
+    for (const h of this._handles) {
+      if (want.has(h.id)) {
+        h.evicted = true;
+        this._handles.delete(h);
+        want.delete(h.id);
+      }
+    }
+    for (const id of want) {
+      this._peerEvicted.add(id);
+      if (this._peerEvicted.size > 1024) this._peerEvicted.delete(this._peerEvicted.values().next().value);
     }
   }
 
@@ -792,6 +828,7 @@ export class RpcConn {
     h.id = id;
     h.released = false;
     h.kept = false;
+    h.evicted = this._peerEvicted.has(id); // the owner evicted it while sending it
     h._opts = {};
     h._inCall = scope ? !scope.notification : false;
     /** notify runs the peer's function without waiting for it. */
@@ -809,16 +846,16 @@ export class RpcConn {
     h.keep = () => {
       if (h.released || h.kept) return;
       h.kept = true;
-      if (h._inCall) conn.notify("rpc.keep", [id]).catch(() => {});
+      if (h._inCall && !h.evicted) conn.notify("rpc.keep", [id]).catch(() => {});
     };
-    /** unbind releases the handle and tells the peer to drop its function. */
+    /** unbind releases the handle and tells the peer to drop its function (unless the peer evicted it). */
     h.unbind = () => {
       if (h.released) return Promise.resolve();
       h.released = true;
       conn._handles.delete(h);
-      return conn.isClosed ? Promise.resolve() : conn.notify("rpc.unbind", [id]).catch(() => {});
+      return conn.isClosed || h.evicted ? Promise.resolve() : conn.notify("rpc.unbind", [id]).catch(() => {});
     };
-    this._handles.add(h);
+    if (!h.evicted) this._handles.add(h);
     if (scope) scope.handles.push(h);
     return h;
   }
@@ -841,7 +878,7 @@ export class RpcConn {
       return Promise.reject(e);
     }
     return new Promise((resolve, reject) => {
-      const cl = { resolve, reject, cbs, method, assemble: opts.assemble ?? this.o.assemble, timer: null, abort: null };
+      const cl = { resolve, reject, cbs, method, assemble: opts.assemble ?? this.o.assemble, timer: null, abort: null, ord: ++this._ord };
       this._calls.set(id, cl);
       const timeout = opts.timeout ?? this.o.timeout;
       if (timeout > 0) {
@@ -854,6 +891,7 @@ export class RpcConn {
         cl.signal = opts.signal;
       }
       this._evict();
+      if (!this._calls.has(id)) return; // evicted at once (a bound of 0)
       this.ch.sendPacket(text, bins).catch((e) => {
         if (this._calls.has(id)) this._finish(id, cl).reject(e instanceof PeerdError ? e : new PeerdError(`peerd: sending ${method}: ${e.message}`, { cause: e }));
       });
@@ -1007,6 +1045,9 @@ export class RpcConn {
             if (cb) cb.scope = 0;
           }
           return reply(null);
+        case "rpc.evicted":
+          this._peerEvictedIds(ids.map(String));
+          return reply(null);
         case "rpc.discover":
           return reply({
             openrpc: "1.2.6",
@@ -1059,7 +1100,7 @@ export class RpcConn {
       if (!h.kept && !h.released) {
         h.released = true;
         this._handles.delete(h);
-        released.push(h.id);
+        if (!h.evicted) released.push(h.id);
       }
     }
     if (notification) {

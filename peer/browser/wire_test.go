@@ -312,25 +312,105 @@ func fmtID(v any) string {
 	return string(b)
 }
 
-// TestRPCEvicted stores more functions than the pending bound: the oldest
-// is dropped and a call to it is answered -32004, the live one runs.
+// TestRPCEvicted checks the pending bound on a fake channel (PROTOCOL.md
+// 3.9 and 4.6). As owner: the oldest stored function is dropped, the peer
+// is told with rpc.evicted before the message that caused it, and a call
+// to it is answered -32004 while the live one runs; the oldest waiting
+// call fails locally and the peer is sent rpc.cancel. As holder:
+// rpc.evicted drops handles, also one whose placeholder arrives after it,
+// and unbinding such a handle sends nothing.
 func TestRPCEvicted(t *testing.T) {
 	ctx := pageTab(t, 20*time.Second)
-	var res struct{ Codes []any }
+	var res struct {
+		Codes     []any
+		Order     []string
+		Cancelled []any
+		CallErr   string
+		Holder    struct {
+			Before, After    int
+			Evicted, Late    bool
+			LateHandles      int
+			Unbinds          []string
+			CalledAfter      string
+			EvictedCallReply any
+		}
+	}
 	require.NoError(t, browsertest.Eval(ctx, `
-const sent = [];
-const fake = { onpacket: null, onclose: null, sendPacket(json) { sent.push(JSON.parse(json)); return Promise.resolve() }, close() {} };
-const conn = new peerd.RpcConn(fake, { maxPending: 2 });
+const channel = () => {
+  const sent = [];
+  const fake = { sent, onpacket: null, onclose: null, sendPacket(json) { sent.push(JSON.parse(json)); return Promise.resolve() }, close() {} };
+  fake.feed = (m) => fake.onpacket({ json: JSON.stringify(m), bins: [] });
+  return fake;
+};
+const ticks = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0)) };
+const out = {};
+
+// Owner of functions.
+let fake = channel();
+let conn = new peerd.RpcConn(fake, { maxPending: 2 });
 for (let i = 0; i < 3; i++) conn.notify("take", [() => i]);
-const fns = sent.map((m) => m.params[0].$fn);
-fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[0]], id: 1 }), bins: [] });
-fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[2]], id: 2 }), bins: [] });
-fake.onpacket({ json: JSON.stringify({ jsonrpc: "2.0", method: "rpc.callback", params: ["999"], id: 3 }), bins: [] });
-for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-const byId = Object.fromEntries(sent.filter((m) => m.id).map((m) => [m.id, m.error ? m.error.code : m.result]));
-return { codes: [byId[1], byId[2], byId[3]] };
+out.order = fake.sent.map((m) => m.method + ":" + (m.method === "take" ? m.params[0].$fn : m.params.join(",")));
+const fns = fake.sent.filter((m) => m.method === "take").map((m) => m.params[0].$fn);
+fake.feed({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[0]], id: 1 });
+fake.feed({ jsonrpc: "2.0", method: "rpc.callback", params: [fns[2]], id: 2 });
+fake.feed({ jsonrpc: "2.0", method: "rpc.callback", params: ["999"], id: 3 });
+await ticks();
+const byId = Object.fromEntries(fake.sent.filter((m) => m.id).map((m) => [m.id, m.error ? m.error.code : m.result]));
+out.codes = [byId[1], byId[2], byId[3]];
+
+// Waiting calls.
+fake = channel();
+conn = new peerd.RpcConn(fake, { maxPending: 1 });
+const first = conn.call("slow").then(() => "resolved", (e) => e.name + ": " + e.message);
+conn.call("slow").catch(() => {});
+out.callErr = await first;
+out.cancelled = fake.sent.filter((m) => m.method === "rpc.cancel").map((m) => m.params[0]);
+
+// Holder of handles.
+fake = channel();
+conn = new peerd.RpcConn(fake, { local: { hold: (f) => { f.keep(); window.held = f } } });
+const h = {};
+const r = conn.call("get");
+fake.feed({ jsonrpc: "2.0", result: { $fn: "5" }, id: fake.sent[0].id });
+const f5 = await r;
+fake.feed({ jsonrpc: "2.0", method: "hold", params: [{ $fn: "6" }], id: 1 });
+await ticks();
+h.before = conn.stats().handles;
+fake.feed({ jsonrpc: "2.0", method: "rpc.evicted", params: ["5", "6", "7"] });
+h.after = conn.stats().handles;
+h.evicted = f5.evicted && window.held.evicted;
+const r2 = conn.call("get");
+fake.feed({ jsonrpc: "2.0", result: { $fn: "7" }, id: fake.sent.at(-1).id });
+const f7 = await r2;
+h.late = f7.evicted;
+h.lateHandles = conn.stats().handles;
+const c5 = f5(1);
+h.calledAfter = fake.sent.at(-1).method + ":" + fake.sent.at(-1).params[0];
+fake.feed({ jsonrpc: "2.0", error: { code: -32004, message: "Function handle evicted: 5" }, id: fake.sent.at(-1).id });
+h.evictedCallReply = await c5.then(() => null, (e) => e.code);
+await f5.unbind();
+await f7.unbind();
+h.unbinds = fake.sent.filter((m) => m.method === "rpc.unbind").flatMap((m) => m.params);
+out.holder = h;
+return out;
 `, &res))
 	assert.Equal(t, []any{float64(-32004), float64(2), float64(-32003)}, res.Codes)
+	require.Len(t, res.Order, 4)
+	assert.Regexp(t, `^take:\d+$`, res.Order[0])
+	assert.Regexp(t, `^take:\d+$`, res.Order[1])
+	assert.Equal(t, "rpc.evicted:"+res.Order[0][len("take:"):], res.Order[2], "announced before the message that evicted it")
+	assert.Regexp(t, `^take:\d+$`, res.Order[3])
+	assert.Regexp(t, `^PeerdError: peerd: slow: evicted`, res.CallErr)
+	require.Len(t, res.Cancelled, 1, "the evicted call is cancelled at the peer")
+	h := res.Holder
+	assert.Equal(t, 2, h.Before)
+	assert.Equal(t, 0, h.After)
+	assert.True(t, h.Evicted)
+	assert.True(t, h.Late, "an id evicted before its placeholder arrived")
+	assert.Equal(t, 0, h.LateHandles)
+	assert.Empty(t, h.Unbinds, "nothing to unbind: the owner dropped them")
+	assert.Equal(t, "rpc.callback:5", h.CalledAfter, "calls still go to the owner")
+	assert.Equal(t, float64(-32004), h.EvictedCallReply)
 }
 
 // TestWireFuzz mutates valid messages at random (bytes flipped, cut,
