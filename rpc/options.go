@@ -68,8 +68,9 @@ type Options struct {
 	// own errors (invalid params, cancelled, ...). Default off: a
 	// data-channel peer sends the text, which is what its peer, usually
 	// the same application, wants to see. Servers open to any client
-	// (rpc/endpoint) should turn it on. ExposeDetails still adds the
-	// error's Go type when both are set.
+	// should turn it on: rpc/endpoint's servers do, unless their
+	// ExposeErrors option is set. ExposeDetails still adds the error's Go
+	// type when both are set.
 	HideErrors bool
 
 	// ServiceName and ServiceVersion fill the info object of the

@@ -27,6 +27,11 @@
 // named params alike. Hooks observe every request, response and error on
 // every endpoint.
 //
+// A handler's plain error (not an *rpc.Error) is answered with -32000
+// "Server error" rather than its text, which may name files, hosts or
+// queries; Options.ExposeErrors sends the text, as a data-channel peer
+// does. An *rpc.Error returned on purpose goes out unchanged.
+//
 // The wire formats are in docs/PROTOCOL.md, section 7.
 //
 // Concurrency: Server and Client are safe for concurrent use by many

@@ -1,7 +1,9 @@
 package endpoint
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -333,6 +336,75 @@ func TestErrorDetails(t *testing.T) {
 					assert.Contains(t, string(re.Data), "typedError")
 				} else {
 					assert.Nil(t, re.Data)
+				}
+			})
+		}
+	}
+}
+
+// TestExposeErrors: on every carrier a handler's plain error is answered
+// with -32000 "Server error" by default and with its own text under
+// Options.ExposeErrors (unless RPC.HideErrors insists), in single calls
+// and in batches; an *rpc.Error built on purpose, even wrapped, and the
+// rpc package's own errors go out unchanged either way.
+func TestExposeErrors(t *testing.T) {
+	noLeaks(t)
+	secret := errors.New("open /srv/peerd/db.key: permission denied")
+	reg := rpc.NewRegistry()
+	require.NoError(t, reg.Register("plain", func() error { return fmt.Errorf("loading: %w", secret) }))
+	require.NoError(t, reg.Register("deliberate", func() error {
+		return fmt.Errorf("checking: %w", &rpc.Error{Code: 42, Message: "quota exceeded", Data: rawJSON(`{"limit":3}`)})
+	}))
+	require.NoError(t, reg.Register("add", func(x, y int) int { return x + y }))
+	require.NoError(t, reg.Register("open", func(name string) error { return fmt.Errorf("open /var/lib/%s: permission denied", name) }))
+	deliberate := &rpc.Error{Code: 42, Message: "quota exceeded", Data: rawJSON(`{"limit":3}`)}
+	for _, tt := range []struct {
+		name  string
+		opts  Options
+		plain string // the message a plain error gets
+	}{
+		{"default", Options{}, "Server error"},
+		{"exposed", Options{ExposeErrors: true}, "loading: " + secret.Error()},
+		{"exposed but hidden by RPC", Options{ExposeErrors: true, RPC: rpc.Options{HideErrors: true}}, "Server error"},
+	} {
+		f := startServer(t, reg, tt.opts)
+		for _, scheme := range []string{"http", "tcp", "ws"} {
+			t.Run(tt.name+" "+scheme, func(t *testing.T) {
+				c := dial(t, f.url(scheme), ClientOptions{})
+				ctx := testCtx(t)
+				var re *rpc.Error
+				require.ErrorAs(t, c.Call(ctx, "plain", nil), &re)
+				assert.Equal(t, &rpc.Error{Code: rpc.CodeServerError, Message: tt.plain}, re)
+				require.ErrorAs(t, c.Call(ctx, "deliberate", nil), &re)
+				assert.Equal(t, deliberate, re, "an *rpc.Error passes")
+				require.ErrorAs(t, c.Call(ctx, "add", nil, "x", 1), &re)
+				assert.Equal(t, int64(rpc.CodeInvalidParams), re.Code)
+				assert.Contains(t, re.Message, "Invalid params: ", "the rpc package's own errors pass")
+
+				b := c.Batch()
+				bp := b.Call("plain", nil)
+				bd := b.Call("deliberate", nil)
+				require.NoError(t, b.Send(ctx))
+				require.ErrorAs(t, bp.Err(), &re)
+				assert.Equal(t, &rpc.Error{Code: rpc.CodeServerError, Message: tt.plain}, re, "in a batch")
+				require.ErrorAs(t, bd.Err(), &re)
+				assert.Equal(t, deliberate, re, "an *rpc.Error passes in a batch")
+
+				if scheme == "tcp" {
+					// The exchange of PROTOCOL.md section 7, byte for byte.
+					nc, err := net.Dial("tcp", f.tcpAddr)
+					require.NoError(t, err)
+					defer nc.Close()
+					require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+					_, err = io.WriteString(nc, `{"jsonrpc":"2.0","method":"open","params":["db"],"id":1}`+"\n")
+					require.NoError(t, err)
+					line, err := bufio.NewReader(nc).ReadString('\n')
+					require.NoError(t, err)
+					want := `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Server error"},"id":1}` + "\n"
+					if tt.plain != "Server error" {
+						want = `{"jsonrpc":"2.0","error":{"code":-32000,"message":"open /var/lib/db: permission denied"},"id":1}` + "\n"
+					}
+					assert.Equal(t, want, line)
 				}
 			})
 		}

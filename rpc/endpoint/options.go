@@ -27,8 +27,23 @@ type Options struct {
 	// RPC configures the rpc.Conn serving each TCP and WebSocket connection
 	// and each HTTP request. Its Registry field is replaced by the
 	// Server's registry. Its limits (MaxConcurrency, MaxQueue, MaxBatch)
-	// apply per connection and per HTTP request.
+	// apply per connection and per HTTP request. Its HideErrors is turned
+	// on unless ExposeErrors is set; its ExposeDetails stays off unless
+	// set.
 	RPC rpc.Options
+	// ExposeErrors sends a handler's plain error (one that is not, and
+	// does not wrap, an *rpc.Error) to the client with its own text, as a
+	// data-channel peer does. Default off: such an error is answered with
+	// -32000 and the message "Server error" (rpc.Options.HideErrors on
+	// every Conn the Server runs), because its text may name files, hosts
+	// or queries, and a network endpoint answers any client. An *rpc.Error
+	// a handler returns on purpose, and the rpc package's own errors
+	// (invalid params, method not found, ...), go out unchanged either
+	// way. It is the counterpart of RPC.ExposeDetails, which adds a
+	// panic's value and stack and an error's Go type and is also off by
+	// default; RPC.HideErrors set to true hides the text whatever
+	// ExposeErrors says.
+	ExposeErrors bool
 
 	// MaxMessageSize bounds one incoming message: a TCP line (without its
 	// newline), a WebSocket frame, an HTTP body. Default 1 MiB.

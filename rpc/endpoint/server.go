@@ -53,7 +53,7 @@ func NewServerWithOptions(reg *rpc.Registry, o Options) *Server {
 	s := &Server{
 		reg:      reg,
 		opts:     o,
-		connOpts: connOptions(o.RPC, reg),
+		connOpts: connOptions(o, reg),
 		slots:    make(chan struct{}, o.MaxConns),
 		posts:    make(chan struct{}, o.MaxHTTPRequests),
 	}
@@ -73,12 +73,17 @@ func NewServerWithOptions(reg *rpc.Registry, o Options) *Server {
 // connOptions returns the rpc.Options of every rpc.Conn a Server runs, one
 // per TCP or WebSocket connection and one per HTTP request: the configured
 // Options.RPC serving reg. It is the one place where these Options are
-// made, so a default suited to a network endpoint rather than to a
-// data-channel peer is set here (ExposeDetails, for one, is left off
-// unless configured).
-func connOptions(o rpc.Options, reg *rpc.Registry) rpc.Options {
-	o.Registry = reg
-	return o
+// made, so the defaults suited to a network endpoint rather than to a
+// data-channel peer are set here: a handler's plain error text is hidden
+// unless Options.ExposeErrors, and ExposeDetails is left off unless
+// configured.
+func connOptions(o Options, reg *rpc.Registry) rpc.Options {
+	ro := o.RPC
+	ro.Registry = reg
+	if !o.ExposeErrors {
+		ro.HideErrors = true
+	}
+	return ro
 }
 
 // Registry returns the registry the Server serves.
