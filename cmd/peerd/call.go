@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 
 var callCommand = &command{
 	name:  "call",
-	usage: "METHOD [ARG ...] [--room ROOM | --url URL] | --batch FILE --url URL",
+	usage: "(METHOD [ARG ...] | --batch FILE) [--room ROOM | --url URL]",
 	summary: "call an rpc method of a peer in a room, or of a JSON-RPC endpoint (--url http://, tcp://, ws://),\n" +
 		"           and print the JSON result (each ARG is JSON; a lone JSON array or object is the whole params)",
 	run: runCall,
@@ -54,19 +55,35 @@ func buildParams(args []string) (jsontext.Value, error) {
 	return jsontext.Value(b), err
 }
 
+// batchHelp is the --batch flag's description.
+const batchHelp = "send the JSON-RPC request or batch in FILE (- for stdin) and print the answer; the exit status is 0\n" +
+	"whenever an answer is printed, error objects in it included, and nothing is printed when nothing is\n" +
+	"answered (notifications only). To --url http:// FILE is posted as it is; over tcp:// and ws:// its\n" +
+	"requests are sent again as a batch in the 2.0 form (answered under FILE's ids). To a peer in --room\n" +
+	"its requests go as the calls and notifications of one batch, and the answers are printed under FILE's\n" +
+	"ids (in the 1.0 form for 1.0 requests). Over tcp, ws and --room FILE is refused, before anything is\n" +
+	"sent, when an element is not a valid request; to --room also when one is a notification with named params"
+
 func runCall(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
 	endpointURL := envString(fs, "url", "PEERD_URL", "", "JSON-RPC endpoint (http://, https://, tcp://, tls://, ws://, wss://) instead of a peer in a room")
-	batch := envString(fs, "batch", "PEERD_BATCH", "", "send the JSON-RPC request or batch in FILE (- for stdin) as is to --url and print the answer")
+	batch := envString(fs, "batch", "PEERD_BATCH", "", batchHelp)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if *batch != "" {
-		if *endpointURL == "" || len(pos) > 0 {
-			return usageErr("--batch FILE goes with --url and no METHOD")
+		if len(pos) > 0 {
+			return usageErr("--batch FILE takes no METHOD")
 		}
-		return callBatch(env, *endpointURL, *batch)
+		msg, err := readBatchFile(env, *batch)
+		if err != nil {
+			return err
+		}
+		if *endpointURL != "" {
+			return batchToEndpoint(env, *endpointURL, msg)
+		}
+		return batchToRoom(env, pf, msg)
 	}
 	if len(pos) < 1 {
 		return usageErr("call needs a METHOD")
@@ -118,20 +135,38 @@ func callEndpoint(env *cliEnv, url, method string, params jsontext.Value) error 
 	return printJSON(env.stdout, resp.Result)
 }
 
-// callBatch sends the request or batch in file (or stdin for "-") as is and
-// prints the answer; notifications alone print nothing.
-func callBatch(env *cliEnv, url, file string) error {
-	var msg []byte
-	var err error
-	if file == "-" {
-		msg, err = io.ReadAll(io.LimitReader(env.stdin, 16<<20))
+// maxBatchFile bounds the message --batch reads, and an answer read back.
+const maxBatchFile = endpoint.DefaultClientMaxMessage
+
+// readBatchFile reads the message to send from file, or stdin for "-".
+func readBatchFile(env *cliEnv, file string) ([]byte, error) {
+	r := env.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	} else {
-		msg, err = os.ReadFile(file)
+		file = "stdin"
 	}
-	if err != nil {
-		return err
+	msg, err := io.ReadAll(io.LimitReader(r, maxBatchFile+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(msg) > maxBatchFile:
+		return nil, fmt.Errorf("%s: over %d bytes", file, maxBatchFile)
+	case len(bytes.TrimSpace(msg)) == 0:
+		return nil, fmt.Errorf("%s holds no JSON-RPC message", file)
 	}
-	answer, err := sendRaw(env, url, msg)
+	return msg, nil
+}
+
+// batchToEndpoint sends msg to the endpoint at rawURL and prints the
+// answer.
+func batchToEndpoint(env *cliEnv, rawURL string, msg []byte) error {
+	answer, err := sendRaw(env, rawURL, msg)
 	if err != nil || len(answer) == 0 {
 		return err
 	}
@@ -147,6 +182,118 @@ func sendRaw(env *cliEnv, url string, msg []byte) ([]byte, error) {
 	}
 	defer c.Close()
 	return c.SendRaw(env.ctx, msg)
+}
+
+// batchToRoom sends the requests in msg, one request or a batch, to the
+// peer in the room as the calls and notifications of one batch, and prints
+// the answers under msg's ids, in msg's order, as an endpoint prints them.
+// It refuses msg before connecting when an element cannot be sent that
+// way: one that is not a valid request, or a notification with named
+// params.
+func batchToRoom(env *cliEnv, pf peerFlags, msg []byte) error {
+	e, err := rpc.ParseEnvelope(msg, 0)
+	if err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) {
+			if re.Code == rpc.CodeParseError {
+				return errors.New("the batch file is not valid JSON")
+			}
+			err = errors.New(re.Message)
+		}
+		return fmt.Errorf("the batch file is not a JSON-RPC request or batch: %w", err)
+	}
+	args := make([][]any, len(e.Msgs))
+	for i := range e.Msgs {
+		m := &e.Msgs[i]
+		what := "the request"
+		if e.Batch {
+			what = fmt.Sprintf("batch element %d", i)
+		}
+		switch {
+		case m.Kind != rpc.KindRequest:
+			why := "a response"
+			if m.Invalid != nil {
+				why = m.Invalid.Message
+			}
+			return fmt.Errorf("%s is not a valid request (%s); only requests can be sent to a peer in a room", what, why)
+		case m.Params.Kind() == '{':
+			if m.IsNotification() {
+				return fmt.Errorf("%s is a notification with named params, which cannot be sent to a peer in a room", what)
+			}
+		case m.Params != nil:
+			if args[i], err = arrayElements(m.Params); err != nil {
+				return fmt.Errorf("%s: params: %w", what, err)
+			}
+		}
+	}
+
+	conn, closeConn, err := dialRoom(env.ctx, *pf.signal, *pf.room, *pf.token, env.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	b := conn.Batch()
+	entries := make([]*rpc.BatchCall, len(e.Msgs))
+	results := make([]jsontext.Value, len(e.Msgs))
+	for i := range e.Msgs {
+		switch m := &e.Msgs[i]; {
+		case m.IsNotification():
+			entries[i] = b.Notify(m.Method, args[i]...)
+		case m.Params.Kind() == '{':
+			entries[i] = b.CallNamed(m.Method, &results[i], m.Params)
+		default:
+			entries[i] = b.Call(m.Method, &results[i], args[i]...)
+		}
+	}
+	if err := b.Send(env.ctx); err != nil {
+		if re, ok := err.(*rpc.Error); ok {
+			// The peer answered the batch as a whole with this error.
+			return printJSON(env.stdout, rpc.AppendResponse(nil, false, nil, nil, re))
+		}
+		return err
+	}
+	var out []byte
+	n := 0
+	for i, bc := range entries {
+		m := &e.Msgs[i]
+		if m.IsNotification() {
+			continue
+		}
+		var re *rpc.Error
+		if err := bc.Err(); err != nil && !errors.As(err, &re) {
+			return err
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = rpc.AppendResponse(out, m.V1, m.ID, results[i], re)
+	}
+	switch {
+	case n == 0:
+		return nil
+	case e.Batch:
+		out = append(append([]byte{'['}, out...), ']')
+	}
+	return printJSON(env.stdout, out)
+}
+
+// arrayElements returns the elements of the JSON array v, each as raw
+// JSON.
+func arrayElements(v jsontext.Value) ([]any, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
+		return nil, errors.New("neither an array nor an object")
+	}
+	var out []any
+	for dec.PeekKind() != ']' {
+		el, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, el.Clone())
+	}
+	return out, nil
 }
 
 // printJSON writes v indented, with a trailing newline.
