@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gorilla/websocket"
 
 	"github.com/peerd/peerd/rpc"
 	"github.com/peerd/peerd/rpc/endpoint"
@@ -58,11 +67,11 @@ func buildParams(args []string) (jsontext.Value, error) {
 // batchHelp is the --batch flag's description.
 const batchHelp = "send the JSON-RPC request or batch in FILE (- for stdin) and print the answer; the exit status is 0\n" +
 	"whenever an answer is printed, error objects in it included, and nothing is printed when nothing is\n" +
-	"answered (notifications only). To --url http:// FILE is posted as it is; over tcp:// and ws:// its\n" +
-	"requests are sent again as a batch in the 2.0 form (answered under FILE's ids). To a peer in --room\n" +
-	"its requests go as the calls and notifications of one batch, and the answers are printed under FILE's\n" +
-	"ids (in the 1.0 form for 1.0 requests). Over tcp, ws and --room FILE is refused, before anything is\n" +
-	"sent, when an element is not a valid request; to --room also when one is a notification with named params"
+	"answered (notifications only). With --url FILE is sent byte for byte: as the POST body (http, https),\n" +
+	"as one text frame (ws, wss), or as one line (tcp, tls: line breaks between JSON tokens become spaces).\n" +
+	"To a peer in --room its requests go as the calls and notifications of one batch, and the answers are\n" +
+	"printed under FILE's ids (in the 1.0 form for 1.0 requests); FILE is refused, before anything is sent,\n" +
+	"when an element is not a valid request or is a notification with named params"
 
 func runCall(env *cliEnv, fs *flag.FlagSet, args []string) error {
 	pf := addPeerFlags(fs)
@@ -163,10 +172,21 @@ func readBatchFile(env *cliEnv, file string) ([]byte, error) {
 	return msg, nil
 }
 
-// batchToEndpoint sends msg to the endpoint at rawURL and prints the
-// answer.
+// batchToEndpoint sends msg to the endpoint at rawURL as it is (as one
+// line over tcp and tls) and prints the answer.
 func batchToEndpoint(env *cliEnv, rawURL string, msg []byte) error {
-	answer, err := sendRaw(env, rawURL, msg)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("bad --url: %w", err)
+	}
+	var answer []byte
+	switch u.Scheme {
+	case "tcp", "tls", "ws", "wss":
+		answer, err = sendStream(env.ctx, u, msg)
+	default:
+		// The HTTP client posts msg as it is; other schemes get its error.
+		answer, err = sendRaw(env, rawURL, msg)
+	}
 	if err != nil || len(answer) == 0 {
 		return err
 	}
@@ -182,6 +202,207 @@ func sendRaw(env *cliEnv, url string, msg []byte) ([]byte, error) {
 	}
 	defer c.Close()
 	return c.SendRaw(env.ctx, msg)
+}
+
+// rawStream is a connection to a TCP or WebSocket endpoint that writes and
+// reads whole messages, untouched.
+type rawStream interface {
+	write(msg []byte) error
+	read() ([]byte, error)
+	Close() error
+}
+
+// sendStream writes msg as one message to the TCP (tcp, tls) or WebSocket
+// (ws, wss) endpoint at u and returns the server's answer: the first
+// message it sends that is not a request of its own. When msg holds
+// nothing a server answers (notifications only), it returns nil once msg
+// is written.
+func sendStream(ctx context.Context, u *url.URL, msg []byte) ([]byte, error) {
+	var s rawStream
+	var err error
+	if u.Scheme == "tcp" || u.Scheme == "tls" {
+		if msg, err = oneLine(msg); err != nil {
+			return nil, err
+		}
+		s, err = dialLine(ctx, u)
+	} else {
+		s, err = dialWS(ctx, u)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	fail := func(what string, err error) error {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		return fmt.Errorf("%s %s: %w", what, u.Redacted(), err)
+	}
+	if err := s.write(msg); err != nil {
+		return nil, fail("sending to", err)
+	}
+	if !expectsAnswer(msg) {
+		return nil, nil
+	}
+	for {
+		answer, err := s.read()
+		if err != nil {
+			return nil, fail("waiting for the answer from", err)
+		}
+		if !onlyRequests(answer) {
+			return answer, nil
+		}
+	}
+}
+
+// oneLine returns msg as one line for a newline-delimited carrier: line
+// breaks at its ends are dropped and those inside become spaces, which
+// changes no token when msg is valid JSON (line breaks can then only
+// separate tokens). Invalid JSON on several lines is refused.
+func oneLine(msg []byte) ([]byte, error) {
+	line := bytes.Clone(bytes.Trim(msg, "\r\n"))
+	if bytes.ContainsAny(line, "\r\n") {
+		if !json.Valid(line) {
+			return nil, errors.New("the batch file is not valid JSON and spans several lines: over tcp:// and tls:// a message is one line")
+		}
+		for i, c := range line {
+			if c == '\r' || c == '\n' {
+				line[i] = ' '
+			}
+		}
+	}
+	return append(line, '\n'), nil
+}
+
+// expectsAnswer reports whether a server answers msg: it does unless msg
+// is valid and holds only notifications (or responses).
+func expectsAnswer(msg []byte) bool {
+	e, err := rpc.ParseEnvelope(msg, math.MaxInt)
+	if err != nil {
+		return true
+	}
+	for i := range e.Msgs {
+		m := &e.Msgs[i]
+		if m.Kind == rpc.KindInvalid || m.Kind == rpc.KindRequest && !m.IsNotification() {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyRequests reports whether msg holds only requests: a server calling
+// its client, not answering it.
+func onlyRequests(msg []byte) bool {
+	e, err := rpc.ParseEnvelope(msg, math.MaxInt)
+	if err != nil {
+		return false
+	}
+	for i := range e.Msgs {
+		if e.Msgs[i].Kind != rpc.KindRequest {
+			return false
+		}
+	}
+	return true
+}
+
+// lineConn is a connection to a newline-delimited JSON endpoint.
+type lineConn struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialLine(ctx context.Context, u *url.URL) (*lineConn, error) {
+	if u.Host == "" {
+		return nil, fmt.Errorf("--url %s has no host:port", u.Redacted())
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "tls" {
+		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname()})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", u.Host, err)
+		}
+		nc = tc
+	}
+	return &lineConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}, nil
+}
+
+// write writes msg, a line with its newline.
+func (c *lineConn) write(msg []byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(endpoint.DefaultWriteTimeout))
+	_, err := c.nc.Write(msg)
+	return err
+}
+
+// read returns the next line that is not blank, trimmed of its line ending
+// and surrounding white space.
+func (c *lineConn) read() ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := c.br.ReadSlice('\n')
+		line = append(line, frag...)
+		if len(line) > maxBatchFile+2 {
+			return nil, fmt.Errorf("answer longer than %d bytes", maxBatchFile)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			return t, nil // a last line without its newline counts too
+		}
+		if err != nil {
+			return nil, err
+		}
+		line = line[:0]
+	}
+}
+
+func (c *lineConn) Close() error { return c.nc.Close() }
+
+// wsConn is a connection to a WebSocket endpoint.
+type wsConn struct{ ws *websocket.Conn }
+
+func dialWS(ctx context.Context, u *url.URL) (*wsConn, error) {
+	d := websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: endpoint.DefaultReadTimeout}
+	ws, resp, err := d.DialContext(ctx, u.String(), nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("websocket dial %s: %w (%s)", u.Redacted(), err, resp.Status)
+		}
+		return nil, fmt.Errorf("websocket dial %s: %w", u.Redacted(), err)
+	}
+	ws.SetReadLimit(maxBatchFile)
+	return &wsConn{ws: ws}, nil
+}
+
+// write sends msg as one text frame.
+func (c *wsConn) write(msg []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(endpoint.DefaultWriteTimeout))
+	return c.ws.WriteMessage(websocket.TextMessage, msg)
+}
+
+// read returns the payload of the next frame.
+func (c *wsConn) read() ([]byte, error) {
+	_, b, err := c.ws.ReadMessage()
+	return b, err
+}
+
+// Close says goodbye with a close frame and closes the connection.
+func (c *wsConn) Close() error {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	return c.ws.Close()
 }
 
 // batchToRoom sends the requests in msg, one request or a batch, to the

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,14 +60,17 @@ func assertAnswer(t *testing.T, want, out, carrier string) {
 }
 
 func TestCallBatchFileOverEveryCarrier(t *testing.T) {
-	td := startTestDaemon(t)
+	td := startTestDaemon(t, "-rpc-tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	wsBase := "ws" + strings.TrimPrefix(td.base, "http")
 	carriers := []struct {
 		name string
 		args []string
 	}{
 		{"http", []string{"--url", td.base + "/rpc"}},
+		{"tcp", []string{"--url", "tcp://" + td.d.cfg.rpcTCP.Addr().String()}},
+		{"ws", []string{"--url", wsBase + "/rpc"}},
 		{"room", []string{"--signal", td.signal, "--room", "public"}},
 	}
 	call := func(carrier []string, file string) (string, string, error) {
@@ -145,9 +153,15 @@ func TestCallBatchFileOverEveryCarrier(t *testing.T) {
 		assert.Empty(t, out, c.name)
 	}
 
+	// A file that is not valid JSON cannot be made one line for TCP.
+	out, _, err := call(carriers[1].args, writeBatchFile(t, "[{\"jsonrpc\":\"2.0\",\n\"id\":1,"))
+	require.ErrorContains(t, err, "not valid JSON and spans several lines")
+	assert.Equal(t, 1, exitCode(err))
+	assert.Empty(t, out)
+
 	// stdin is read for -.
 	var stdout, stderr syncBuffer
-	err := run(ctx, append([]string{"call", "--batch", "-"}, carriers[1].args...), &cliEnv{stdout: &stdout, stderr: &stderr,
+	err = run(ctx, append([]string{"call", "--batch", "-"}, carriers[3].args...), &cliEnv{stdout: &stdout, stderr: &stderr,
 		stdin: strings.NewReader(`[{"jsonrpc":"2.0","id":9,"method":"demo.echo","params":["from stdin"]}]`)})
 	require.NoError(t, err, stderr.String())
 	assertAnswer(t, `[{"jsonrpc": "2.0", "result": "from stdin", "id": 9}]`, stdout.String(), "room")
@@ -173,4 +187,87 @@ func TestCallBatchFileUsage(t *testing.T) {
 	_, errOut, err := runCLI(ctx, "call", "--help")
 	require.Error(t, err)
 	assert.Contains(t, errOut, "usage: peerd call (METHOD [ARG ...] | --batch FILE) [--room ROOM | --url URL]")
+	assert.Contains(t, errOut, "byte for byte")
+}
+
+// The file reaches a TCP or WebSocket server as it is (on one line over
+// TCP), and what the server sends before its answer that is not one (its
+// own notification here) is passed over.
+func TestCallBatchSendsTheFileAsIs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const (
+		content = "[ {\"id\":1, \"method\":\"x.y\",\"params\":[1,\"\\u00e9\"]},\r\n\t{\"jsonrpc\":\"2.0\",\"method\":\"n\"} ,7]\n"
+		line    = "[ {\"id\":1, \"method\":\"x.y\",\"params\":[1,\"\\u00e9\"]},  \t{\"jsonrpc\":\"2.0\",\"method\":\"n\"} ,7]"
+		notice  = `{"jsonrpc":"2.0","method":"server.says","params":["hello"]}`
+		answer  = `[{"result":"ok","error":null,"id":1},{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}]`
+	)
+	file := writeBatchFile(t, content)
+	wantOut := func(t *testing.T, out string) {
+		var got, want any
+		require.NoError(t, json.Unmarshal([]byte(out), &got))
+		require.NoError(t, json.Unmarshal([]byte(answer), &want))
+		assert.Equal(t, want, got)
+	}
+
+	t.Run("tcp", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		got := make(chan string, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			nc, err := ln.Accept()
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(nc)
+			l, err := br.ReadString('\n')
+			got <- l
+			if err != nil {
+				return
+			}
+			_, _ = nc.Write([]byte(notice + "\n\n" + answer + "\n"))
+			_, _ = br.ReadString('\n') // until the client hangs up
+		}()
+		out, errOut, err := runCLI(ctx, "call", "--batch", file, "--url", "tcp://"+ln.Addr().String())
+		require.NoError(t, err, errOut)
+		wantOut(t, out)
+		assert.Equal(t, line+"\n", <-got)
+		<-done
+	})
+
+	t.Run("ws", func(t *testing.T) {
+		got := make(chan string, 1)
+		done := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(done)
+			ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			defer ws.Close()
+			_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+			typ, msg, err := ws.ReadMessage()
+			if err != nil || typ != websocket.TextMessage {
+				got <- "no text frame"
+				return
+			}
+			got <- string(msg)
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(notice))
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(answer))
+			_, _, _ = ws.ReadMessage() // until the client closes
+		}))
+		defer srv.Close()
+		out, errOut, err := runCLI(ctx, "call", "--batch", file, "--url", "ws"+strings.TrimPrefix(srv.URL, "http"))
+		require.NoError(t, err, errOut)
+		wantOut(t, out)
+		assert.Equal(t, content, <-got)
+		<-done // a hijacked connection's handler is not waited for by Close
+	})
 }
