@@ -72,6 +72,9 @@ type Conn struct {
 	workers int             // worker goroutines alive
 	idle    []chan *request // parked workers, each waiting on its channel
 	queue   []*request      // requests waiting for a worker
+	// queueBytes is the size of the packets the queued requests hold,
+	// bound by Options.MaxQueueBytes (see chargeQueueLocked).
+	queueBytes int
 
 	// sessMu guards session.
 	sessMu  sync.Mutex
@@ -189,6 +192,9 @@ type Stats struct {
 	Handles int
 	// Running counts handlers running; Queued those waiting for a slot.
 	Running, Queued int
+	// QueuedBytes is the size of the messages the queued requests hold,
+	// as bound by Options.MaxQueueBytes (a batch counts once).
+	QueuedBytes int
 }
 
 // Pending is Waiting + Callbacks: the entries bound by Options.MaxPending.
@@ -200,7 +206,7 @@ func (c *Conn) Stats() Stats {
 	s := Stats{Waiting: len(c.calls), Callbacks: len(c.callbacks), Handles: c.nHandles}
 	c.mu.Unlock()
 	c.smu.Lock()
-	s.Running, s.Queued = c.workers-len(c.idle), len(c.queue)
+	s.Running, s.Queued, s.QueuedBytes = c.workers-len(c.idle), len(c.queue), c.queueBytes
 	c.smu.Unlock()
 	return s
 }

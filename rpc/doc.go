@@ -76,8 +76,8 @@
 // Every Conn, Registry and Func method is safe for concurrent use. One
 // goroutine per Conn reads the transport at a time; handlers run at most
 // Options.MaxConcurrency at once per Conn with at most Options.MaxQueue
-// requests waiting, beyond which requests are answered with
-// CodeOverloaded. When a slot is free the reading goroutine runs the
+// requests waiting, holding at most Options.MaxQueueBytes of messages,
+// beyond which requests are answered with CodeOverloaded at once. When a slot is free the reading goroutine runs the
 // handler itself and reads on once it returns; a handler that runs for more
 // than a few tens of microseconds, or that calls the peer through its Conn,
 // hands reading to another goroutine, so a blocked handler never stops the

@@ -22,7 +22,7 @@ const (
 	CodeTimeout        = -32002 // the handler's deadline expired
 	CodeHandleNotFound = -32003 // rpc.callback on an unknown or released function
 	CodeHandleEvicted  = -32004 // rpc.callback on a function evicted by the pending bound
-	CodeOverloaded     = -32005 // handler queue full
+	CodeOverloaded     = -32005 // handler queue full (MaxQueue or MaxQueueBytes)
 )
 
 // Error is a JSON-RPC error object. Remote failures arrive as *Error; a

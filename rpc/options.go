@@ -26,6 +26,15 @@ type Options struct {
 	// MaxQueue bounds the requests waiting for a handler slot; past it a
 	// request is answered with CodeOverloaded at once. Default 1024.
 	MaxQueue int
+	// MaxQueueBytes bounds the memory held by the requests waiting for a
+	// handler slot: each counts the size of the message it came in (JSON
+	// text plus binary parts), and the requests of one batch count their
+	// message once. A request that would pass the bound is answered with
+	// CodeOverloaded at once, as past MaxQueue; one that finds no other
+	// waiting is queued whatever its size. Running requests are bound by
+	// MaxConcurrency instead. Default 16 MiB; a negative value sets no
+	// bound.
+	MaxQueueBytes int
 	// MaxBatch bounds the elements of one incoming batch. Default 1000.
 	MaxBatch int
 
@@ -86,6 +95,9 @@ type Options struct {
 	OnError func(error)
 }
 
+// DefaultMaxQueueBytes is the default of Options.MaxQueueBytes.
+const DefaultMaxQueueBytes = 16 << 20
+
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = 64
@@ -102,6 +114,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 1024
+	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = DefaultMaxQueueBytes
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch

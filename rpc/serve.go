@@ -56,7 +56,7 @@ func (c *Conn) handlePacket(p binchannel.Packet) {
 			c.report(fmt.Errorf("%w: invalid object (id %s)", ErrBadEnvelope, m.ID))
 			c.replyTo(b, b.reserve(), AppendResponse(nil, m.V1, m.ID, nil, m.Invalid), nil)
 		case KindRequest:
-			c.serveRequest(m, p.Bins, b)
+			c.serveRequest(m, &p, b)
 		}
 	}
 	b.done()
@@ -104,10 +104,10 @@ func (c *Conn) deliver(m *Message, bins []binchannel.Binary) *Error {
 	return nil
 }
 
-// serveRequest routes one request.
-func (c *Conn) serveRequest(m *Message, bins []binchannel.Binary, b *batch) {
+// serveRequest routes one request of packet p.
+func (c *Conn) serveRequest(m *Message, p *binchannel.Packet, b *batch) {
 	if strings.HasPrefix(m.Method, "rpc.") {
-		c.serveExtension(m, bins, b)
+		c.serveExtension(m, p, b)
 		return
 	}
 	meth := c.local.Lookup(m.Method)
@@ -118,7 +118,7 @@ func (c *Conn) serveRequest(m *Message, bins []binchannel.Binary, b *batch) {
 		c.replyError(m, b, ErrMethodNotFound)
 		return
 	}
-	c.dispatch(m, bins, b, meth, 0)
+	c.dispatch(m, p, b, meth, 0)
 }
 
 // replyError answers m with e unless m is a notification.
@@ -138,7 +138,7 @@ func (c *Conn) replyNull(m *Message, b *batch) {
 }
 
 // serveExtension handles the rpc.* methods.
-func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
+func (c *Conn) serveExtension(m *Message, p *binchannel.Packet, b *batch) {
 	switch m.Method {
 	case "rpc.cancel":
 		var ids []jsontext.Value
@@ -190,16 +190,16 @@ func (c *Conn) serveExtension(m *Message, bins []binchannel.Binary, b *batch) {
 		c.evictHandles(ids)
 		c.replyNull(m, b)
 	case "rpc.callback":
-		c.serveCallback(m, bins, b)
+		c.serveCallback(m, p, b)
 	case "rpc.discover":
-		c.dispatch(m, bins, b, c.discoverMethod(), 0)
+		c.dispatch(m, p, b, c.discoverMethod(), 0)
 	default:
 		c.replyError(m, b, ErrMethodNotFound)
 	}
 }
 
 // serveCallback runs a stored local function for rpc.callback.
-func (c *Conn) serveCallback(m *Message, bins []binchannel.Binary, b *batch) {
+func (c *Conn) serveCallback(m *Message, p *binchannel.Packet, b *batch) {
 	id, ok := firstString(m.Params)
 	if !ok {
 		c.replyError(m, b, ErrInvalidParams.withMessage(`Invalid params: want ["<function id>", args...]`))
@@ -225,7 +225,7 @@ func (c *Conn) serveCallback(m *Message, bins []binchannel.Binary, b *batch) {
 		c.replyError(m, b, ErrInternal)
 		return
 	}
-	c.dispatch(m, bins, b, meth, 1)
+	c.dispatch(m, p, b, meth, 1)
 }
 
 // method adapts the callback's function once.
@@ -253,10 +253,11 @@ func firstString(params jsontext.Value) (string, bool) {
 	return tok.String(), true
 }
 
-// dispatch runs meth for m on a handler slot, or queues it, or refuses it
-// when the queue is full.
-func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Method, skip int) {
-	task := &request{msg: *m, bins: bins, b: b, slot: -1, meth: meth, skip: skip}
+// dispatch runs meth for m, a request of packet p, on a handler slot, or
+// queues it, or refuses it when the queue is full (MaxQueue requests, or
+// MaxQueueBytes held).
+func (c *Conn) dispatch(m *Message, p *binchannel.Packet, b *batch, meth *Method, skip int) {
+	task := &request{msg: *m, bins: p.Bins, b: b, slot: -1, meth: meth, skip: uint8(skip)}
 	m = &task.msg
 	task.ctx.c = c
 	c.mu.Lock()
@@ -290,7 +291,7 @@ func (c *Conn) dispatch(m *Message, bins []binchannel.Binary, b *batch, meth *Me
 		c.live.Add(1)
 		c.smu.Unlock()
 		go c.loop(task)
-	case len(c.queue) < c.opts.MaxQueue:
+	case len(c.queue) < c.opts.MaxQueue && c.chargeQueueLocked(task, p):
 		c.queue = append(c.queue, task)
 		c.smu.Unlock()
 	default:
@@ -532,7 +533,52 @@ func (c *Conn) popQueueLocked() *request {
 	r := c.queue[0]
 	c.queue[0] = nil
 	c.queue = c.queue[1:]
+	c.unchargeQueueLocked(r)
 	return r
+}
+
+// chargeQueueLocked counts in c.queueBytes the memory t holds while it
+// waits, the size of its packet p (JSON text and binaries), and reports
+// false, counting nothing, when that would pass Options.MaxQueueBytes.
+// Requests keep their packet alive (their params point into it), so the
+// requests of one batch share one charge, taken by the first of them to
+// wait and returned by the last to leave the queue. A request that finds
+// nothing counted waits whatever its size, so that a message larger than
+// the bound is not refused for ever. c.smu is held.
+func (c *Conn) chargeQueueLocked(t *request, p *binchannel.Packet) bool {
+	b := t.b
+	if b != nil && b.queued > 0 {
+		b.queued++ // its packet is counted already
+		return true
+	}
+	n := len(p.JSON)
+	for _, bin := range p.Bins {
+		n += int(bin.Len())
+	}
+	if limit := c.opts.MaxQueueBytes; limit > 0 && c.queueBytes > 0 && c.queueBytes+n > limit {
+		return false
+	}
+	c.queueBytes += n
+	if b != nil {
+		b.queued, b.queuedBytes = 1, n
+	} else {
+		t.queuedBytes = n
+	}
+	return true
+}
+
+// unchargeQueueLocked returns what chargeQueueLocked counted for r, which
+// left the queue. c.smu is held.
+func (c *Conn) unchargeQueueLocked(r *request) {
+	if b := r.b; b != nil {
+		if b.queued--; b.queued == 0 {
+			c.queueBytes -= b.queuedBytes
+			b.queuedBytes = 0
+		}
+		return
+	}
+	c.queueBytes -= r.queuedBytes
+	r.queuedBytes = 0
 }
 
 // leaveIdle removes a parked worker's channel from the idle list; false
@@ -565,18 +611,21 @@ type request struct {
 	b     *batch
 	slot  int
 	meth  *Method
-	skip  int
 	scope reqScope
 
 	prev, next *request // in Conn.running
 	listed     bool
+	skip       uint8 // leading params that are not the handler's (0 or 1)
+	// queuedBytes is what a request of no batch counts in Conn.queueBytes
+	// while it is queued (see chargeQueueLocked); guarded by Conn.smu.
+	queuedBytes int
 }
 
 // run decodes the params, calls the handler and answers.
 func (c *Conn) run(r *request) {
 	defer c.endRequest(r)
 	var ctx context.Context = &r.ctx
-	m, bins, b, slot, meth, skip := &r.msg, r.bins, r.b, r.slot, r.meth, r.skip
+	m, bins, b, slot, meth, skip := &r.msg, r.bins, r.b, r.slot, r.meth, int(r.skip)
 	sc := &r.scope
 	sc.notification = m.IsNotification()
 	d := decoder{c: c, bins: bins, scope: sc}
@@ -691,6 +740,11 @@ const hiddenErrorMessage = "Server error"
 // single message: replies go out at once.
 type batch struct {
 	c *Conn
+	// queued counts the batch's requests in the Conn's queue, which hold
+	// its packet; queuedBytes is the packet's size, counted once in
+	// Conn.queueBytes while queued > 0 (see chargeQueueLocked). Both are
+	// guarded by Conn.smu.
+	queued, queuedBytes int
 	// mu guards the fields below. Encoding a result happens under it so
 	// that binary indices number the whole batch; it is private to this
 	// batch, so user marshalers cannot re-enter it.

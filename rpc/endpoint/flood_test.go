@@ -315,6 +315,147 @@ func TestWebSocketFloodMemory(t *testing.T) {
 	assert.LessOrEqual(t, h.peak.Load(), int32(floodSlots), "handlers at once")
 }
 
+// Queue floods: ONE connection sends queueFloodMsgs near-limit requests
+// to "hold" at once. queueFloodSlots of them run (MaxConcurrency); the
+// next ones wait until the messages waiting would pass MaxQueueBytes
+// (queueFloodBytes), and the rest are refused at once with -32005. MaxQueue
+// (1024 by default) alone would let every message wait. A connection then
+// holds the running messages (perMsg each), the waiting ones (each in a
+// buffer grown by appending: up to twice its size) and the one being
+// read; floodSlack covers the rest.
+const (
+	queueFloodSlots   = 2
+	queueFloodBytes   = 2 * mib
+	queueFloodMsgs    = 64
+	queueFloodPerConn = queueFloodSlots*perMsg + 2*queueFloodBytes + perMsg
+	queueFloodCeiling = 2*queueFloodPerConn + floodSlack // one TCP, one WebSocket connection
+)
+
+func init() {
+	if 2*queueFloodMsgs*floodMaxMsg < 2*queueFloodCeiling {
+		panic("flood: the queue ceiling does not tell a bounded queue from an unbounded one")
+	}
+}
+
+// TestConnQueueFloodMemory: one TCP and one WebSocket connection each
+// send many near-limit requests at once to a handler that holds them; the
+// server reads them all without blocking, queues what fits under
+// MaxQueueBytes, refuses the rest at once, and the heap in use stays under
+// a ceiling derived from MaxQueueBytes (and MaxConcurrency), not from the
+// number of requests; once released, every queued request is served.
+func TestConnQueueFloodMemory(t *testing.T) {
+	noLeaks(t)
+	h, reg := newHolder(t, 2*queueFloodMsgs)
+	f := startServer(t, reg, Options{
+		MaxMessageSize: floodMaxMsg,
+		RPC:            rpc.Options{MaxConcurrency: queueFloodSlots, MaxQueueBytes: queueFloodBytes},
+	})
+	const (
+		overloaded  = `{"jsonrpc":"2.0","error":{"code":-32005,"message":"Server overloaded"},"id":1}`
+		probe       = `{"jsonrpc":"2.0","method":"rpc.cancel","params":[],"id":"probe"}`
+		probeAnswer = `{"jsonrpc":"2.0","result":null,"id":"probe"}`
+	)
+
+	nc, err := net.Dial("tcp", f.tcpAddr)
+	require.NoError(t, err)
+	defer nc.Close()
+	require.NoError(t, nc.SetDeadline(time.Now().Add(15*time.Second)))
+	br := bufio.NewReader(nc)
+	ws := rawWS(t, f.url("ws"))
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(15*time.Second)))
+	require.NoError(t, ws.SetWriteDeadline(time.Now().Add(15*time.Second)))
+
+	type flood struct {
+		name string
+		end  string // after each message
+		send func(r io.Reader) error
+		recv func() (string, error)
+	}
+	floods := []flood{
+		{"tcp", "\n",
+			func(r io.Reader) error { _, err := io.Copy(nc, r); return err },
+			func() (string, error) { s, err := br.ReadString('\n'); return strings.TrimSuffix(s, "\n"), err }},
+		{"ws", "",
+			func(r io.Reader) error {
+				w, err := ws.NextWriter(websocket.TextMessage)
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(w, r); err != nil {
+					return err
+				}
+				return w.Close()
+			},
+			func() (string, error) { _, b, err := ws.ReadMessage(); return string(b), err }},
+	}
+	// counts is what one connection was answered.
+	type counts struct{ refused, served int }
+	routed := make(chan counts, len(floods)) // when the probe is answered
+	done := make(chan counts, len(floods))   // when every request is
+	var wg sync.WaitGroup
+	before := heapInUse()
+	for _, fl := range floods {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range queueFloodMsgs {
+				if !assert.NoError(t, fl.send(bigCall("hold", floodMsgBytes, fl.end)), fl.name) {
+					return
+				}
+			}
+			// Answered by the reader itself once it has routed every
+			// message before it.
+			assert.NoError(t, fl.send(strings.NewReader(probe+fl.end)), fl.name)
+		}()
+		go func() {
+			defer wg.Done()
+			var c counts
+			defer func() { done <- c }()
+			for range queueFloodMsgs + 1 {
+				msg, err := fl.recv()
+				if !assert.NoError(t, err, fl.name) {
+					routed <- c
+					return
+				}
+				switch msg {
+				case probeAnswer:
+					routed <- c
+				case overloaded:
+					c.refused++
+				default:
+					assert.JSONEq(t, holdAnswer, msg, fl.name)
+					c.served++
+				}
+			}
+		}()
+	}
+	for range floods {
+		select {
+		case c := <-routed:
+			assert.Positive(t, c.refused, "requests past MaxQueueBytes are refused")
+		case <-testCtx(t).Done():
+			t.Fatal("not every message was routed")
+		}
+	}
+	await(t, h.arrived, len(floods)*queueFloodSlots, "handlers running")
+	grown := growth(before, heapInUse())
+	t.Logf("heap in use grew by %.1f MiB while 2 connections sent %d messages of %.1f MiB each, %d running and up to %.1f MiB waiting per connection (ceiling %.1f MiB)",
+		float64(grown)/mib, queueFloodMsgs, float64(floodMsgBytes)/mib, queueFloodSlots, float64(queueFloodBytes)/mib, float64(queueFloodCeiling)/mib)
+	assert.Less(t, grown, uint64(queueFloodCeiling))
+
+	close(h.release)
+	wg.Wait()
+	close(done)
+	maxServed := queueFloodSlots + queueFloodBytes/floodMsgBytes + 1
+	for c := range done {
+		t.Logf("%d served, %d refused", c.served, c.refused)
+		assert.Equal(t, queueFloodMsgs, c.served+c.refused, "every request is answered")
+		assert.Greater(t, c.served, queueFloodSlots, "requests waited under the bound")
+		assert.LessOrEqual(t, c.served, maxServed, "no more waited than the bound allows")
+	}
+	assert.LessOrEqual(t, h.peak.Load(), int32(len(floods)*queueFloodSlots), "handlers at once")
+}
+
 // Oversized floods: hugeClients connections each send hugeBytes in one
 // message against a limit of hugeMax. The server must stop reading each
 // message at the limit: what it allocates is bounded by hugeMax per

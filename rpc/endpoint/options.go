@@ -26,8 +26,8 @@ const (
 type Options struct {
 	// RPC configures the rpc.Conn serving each TCP and WebSocket connection
 	// and each HTTP request. Its Registry field is replaced by the
-	// Server's registry. Its limits (MaxConcurrency, MaxQueue, MaxBatch)
-	// apply per connection and per HTTP request. Its HideErrors is turned
+	// Server's registry. Its limits (MaxConcurrency, MaxQueue,
+	// MaxQueueBytes, MaxBatch) apply per connection and per HTTP request. Its HideErrors is turned
 	// on unless ExposeErrors is set; its ExposeDetails stays off unless
 	// set.
 	RPC rpc.Options
