@@ -127,6 +127,18 @@
 //     and risks spurious retransmissions on paths with longer round trips.
 //   - SCTP receive buffer: Pion's 1 MiB kept; 4 MiB was not consistently
 //     better, and the message-size cap is derived from it.
+//   - SCTP congestion window (SCTPMinCwnd, SCTPCwndCAStep,
+//     SCTPFastRtxWnd): Pion's kept. Run D, 64 MiB per configuration, 6
+//     runs, load average 1-3 (PEERD_TWOPROC_ONLY=min-cwnd-128K,
+//     ca-step-16mtu,fast-rtx-64K): against peerd's defaults at 65.8 and
+//     73.1 MB/s (64 and 256 KiB messages), a 128 KiB floor gave 1.07x and
+//     1.00x, a 16-MTU avoidance step 1.06x and 0.87x, a 64 KiB fast
+//     retransmission window 1.10x and 0.99x, CPU per byte alike (23.5-25.1
+//     ms/MB). With the larger UDP buffers nothing is dropped, so the window
+//     settings have nothing to recover from, and both processes together
+//     spend about 1.7 of the 2 cores (24 ms/MB at 70 MB/s): the channel is
+//     CPU-bound here, not window-bound. The options stay for paths with
+//     real loss.
 //   - MaxMessageSize 256 KiB: Chrome's limit, a quarter of the 1 MiB SCTP
 //     receive buffer of Pion and browsers (larger messages risk the stall
 //     described above); throughput at 64 KiB and 256 KiB messages is alike.
