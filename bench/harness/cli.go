@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("case-timeout", 0, "bound on one case at one size; on each repetition of the memory suite (default 2m, quick 20s)")
 	out := fs.String("out", "bench-out", "directory for results.json, results.txt and charts")
 	total := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (not of child processes or browsers) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,6 +122,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *total)
 	defer cancel()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, runErr := Run(ctx, cfg)
 	if rep == nil {
 		return runErr
