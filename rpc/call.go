@@ -221,18 +221,30 @@ func (c *Conn) dropCallbacks(ids []string) {
 
 // sendCancel tells the peer to cancel requests ids. Best effort: a failure
 // means the connection is going away anyway.
-func (c *Conn) sendCancel(ids ...uint64) {
-	buf := make([]byte, 0, 48+16*len(ids))
-	buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.cancel","params":[`...)
+func (c *Conn) sendCancel(ids ...uint64) { sendIDs(c, "rpc.cancel", ids) }
+
+// sendIDs sends the notification method with the ids as its params (the
+// rpc.cancel, rpc.unbind and rpc.evicted notices). Best effort: a failure
+// is reported unless the Conn is shutting down.
+func sendIDs[T uint64 | string](c *Conn, method string, ids []T) {
+	buf := make([]byte, 0, 48+len(method)+16*len(ids))
+	buf = append(buf, `{"jsonrpc":"2.0","method":`...)
+	buf = appendString(buf, method)
+	buf = append(buf, `,"params":[`...)
 	for i, id := range ids {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendUint(buf, id, 10)
+		switch v := any(id).(type) {
+		case uint64:
+			buf = strconv.AppendUint(buf, v, 10)
+		case string:
+			buf = appendString(buf, v)
+		}
 	}
 	buf = append(buf, "]}"...)
 	if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
-		c.report(fmt.Errorf("rpc: sending rpc.cancel: %w", err))
+		c.report(fmt.Errorf("rpc: sending %s: %w", method, err))
 	}
 }
 

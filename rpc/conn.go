@@ -393,20 +393,7 @@ func (c *Conn) afterEvict(ev evictions) {
 
 // sendEvicted tells the peer that functions it holds handles to were
 // evicted, so that it drops them. Best effort, as sendCancel.
-func (c *Conn) sendEvicted(ids []string) {
-	buf := make([]byte, 0, 64+8*len(ids))
-	buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.evicted","params":[`...)
-	for i, id := range ids {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendString(buf, id)
-	}
-	buf = append(buf, "]}"...)
-	if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
-		c.report(fmt.Errorf("rpc: sending rpc.evicted: %w", err))
-	}
-}
+func (c *Conn) sendEvicted(ids []string) { sendIDs(c, "rpc.evicted", ids) }
 
 // releaseScopeLocked drops the functions passed with cl that the peer did
 // not keep.

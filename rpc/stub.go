@@ -8,8 +8,6 @@ import (
 	"sync"
 	"unsafe"
 	"weak"
-
-	"github.com/peerd/peerd/binchannel"
 )
 
 // A stub is a Go func of a concrete type made for a handle (see makeStub).
@@ -180,17 +178,6 @@ func (c *Conn) flushUnbinds() {
 			return
 		}
 		c.mu.Unlock()
-		buf := make([]byte, 0, 64+8*len(ids))
-		buf = append(buf, `{"jsonrpc":"2.0","method":"rpc.unbind","params":[`...)
-		for i, id := range ids {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, id)
-		}
-		buf = append(buf, "]}"...)
-		if err := c.send(c.ctx, binchannel.Packet{JSON: buf}); err != nil && c.ctx.Err() == nil {
-			c.report(fmt.Errorf("rpc: sending rpc.unbind: %w", err))
-		}
+		sendIDs(c, "rpc.unbind", ids)
 	}
 }
