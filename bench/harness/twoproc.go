@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/peerd/peerd/binchannel"
 	"github.com/peerd/peerd/peer"
+	"github.com/peerd/peerd/rpc"
 	"github.com/peerd/peerd/signaling"
 )
 
@@ -44,18 +44,25 @@ type twoprocConfig struct {
 	baseline string
 	opts     peer.Options
 	bin      bool // binchannel over the channel instead of raw writes
+	rpc      bool // rpc calls carrying the payload, twoprocRPCWindow in flight
 }
+
+// twoprocRPCWindow is how many calls the rpc configuration keeps in flight,
+// as peerd publish does.
+const twoprocRPCWindow = 8
 
 var twoprocConfigs = []twoprocConfig{
 	{name: "pion raw default", opts: peer.Options{Raw: true, PionDefaults: true}},
 	{name: "pion raw tuned", baseline: "pion raw default", opts: peer.Options{Raw: true}},
 	{name: "binchannel pion tuned", baseline: "pion raw tuned", opts: peer.Options{Raw: true}, bin: true},
+	{name: "rpc pion tuned", baseline: "pion raw tuned", rpc: true},
 }
 
 func init() {
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["twoproc"] = "sender and receiver in two processes (the bench program re-executed), found through a loopback signaling server; " +
 			"each measurement on a fresh connection, configurations alternating; CPU is both processes' over the transfer"
+		c["twoproc rpc pion tuned"] = fmt.Sprintf("one call per payload carrying it as a binary argument, %d calls in flight (as peerd publish), peerd's default options", twoprocRPCWindow)
 	})
 }
 
@@ -114,25 +121,11 @@ func runTwoproc(ctx context.Context, cfg Config, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("twoproc: %w", err)
 	}
-	srv := signaling.NewServer(signaling.ServerOptions{MaxConnsPerAddr: -1})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, url, stopSig, err := startSignaling(signaling.ServerOptions{MaxConnsPerAddr: -1})
 	if err != nil {
 		return fmt.Errorf("twoproc: %w", err)
 	}
-	srvCtx, stopSrv := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(srvCtx, ln)
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		stopSrv()
-		<-served
-	}()
-	url := "ws://" + ln.Addr().String()
+	defer stopSig()
 
 	total := cfg.Bytes
 	for _, size := range sizes {
@@ -181,6 +174,28 @@ func runTwoproc(ctx context.Context, cfg Config, rep *Report) error {
 	return nil
 }
 
+// rawTwoprocRate measures peerd's tuned raw data channel between two
+// processes (the twoproc suite's "pion raw tuned") once: total bytes in
+// size-byte writes, in MB/s.
+func rawTwoprocRate(ctx context.Context, total int64, size int, timeout time.Duration, room string) (float64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	_, url, stop, err := startSignaling(signaling.ServerOptions{MaxConnsPerAddr: -1})
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	c, _ := twoprocJob{Config: "pion raw tuned"}.config()
+	job := twoprocJob{URL: url, Room: room, Config: c.name, Total: total, Timeout: timeout}
+	wall, _, err := twoprocOnce(ctx, exe, c, job, size)
+	if err != nil {
+		return 0, err
+	}
+	return float64(total) / wall.Seconds() / 1e6, nil
+}
+
 // twoprocOnce starts a receiver, connects to it and sends job.Total bytes
 // in size-byte payloads. It returns the wall time from the first write
 // until the receiver has every byte, and the CPU time both processes spent
@@ -208,8 +223,14 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 		return 0, 0, err
 	}
 	defer closePion(conn)
-	send, closeSend := twoprocSender(conn.Transport(), c, size, job.Total)
-	defer closeSend()
+	var send func(context.Context) error
+	if c.rpc {
+		send = twoprocCaller(conn.RPC(), size, job.Total)
+	} else {
+		var closeSend func()
+		send, closeSend = twoprocSender(conn.Transport(), c, size, job.Total)
+		defer closeSend()
+	}
 	c0, t0 := processCPU(), time.Now()
 	if err := send(ctx); err != nil {
 		return 0, 0, err
@@ -254,6 +275,50 @@ func twoprocSender(tr binchannel.Transport, c twoprocConfig, size int, total int
 		}
 		return nil
 	}, func() {}
+}
+
+// twoprocCaller returns a function that moves total bytes as rpc calls of
+// the receiver's sink, each carrying a size-byte binary, with
+// twoprocRPCWindow calls in flight.
+func twoprocCaller(rc *rpc.Conn, size int, total int64) func(ctx context.Context) error {
+	buf := make([]byte, size)
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		sem := make(chan struct{}, twoprocRPCWindow)
+		errc := make(chan error, 1)
+		var wg sync.WaitGroup
+		for sent := int64(0); sent < total && ctx.Err() == nil; sent += int64(size) {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				n, err := rpc.Call[int](ctx, rc, "sink", buf)
+				if err == nil && n != size {
+					err = fmt.Errorf("rpc: sink got %d bytes, want %d", n, size)
+				}
+				if err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					cancel()
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return ctx.Err()
+		}
+	}
 }
 
 // childProc is the bench program started again with a twoprocJob. It
@@ -418,6 +483,9 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 	c, _ := j.config()
 	o := c.opts
 	o.Network = peer.NetworkLoopback
+	if c.rpc {
+		return runRPCChild(ctx, j, o, stdin, stdout)
+	}
 	l, err := peer.Listen(ctx, j.URL, j.Room, o)
 	if err != nil {
 		return err
@@ -466,6 +534,58 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 		got += int64(n)
 	}
 	fmt.Fprintf(stdout, "DONE %d\n", int64(processCPU()-c0))
+	waitStdin(ctx, stdin)
+	return nil
+}
+
+// runRPCChild is runChild for the rpc configuration: a sink that counts
+// what the calls carry.
+func runRPCChild(ctx context.Context, j twoprocJob, o peer.Options, stdin io.Reader, stdout io.Writer) error {
+	var (
+		mu   sync.Mutex
+		got  int64
+		c0   time.Duration
+		done = make(chan struct{})
+	)
+	reg := rpc.NewRegistry()
+	if err := reg.Register("sink", func(data binchannel.Binary) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if got == 0 {
+			c0 = processCPU()
+		}
+		was := got
+		got += data.Len()
+		if was < j.Total && got >= j.Total {
+			close(done)
+		}
+		return int(data.Len())
+	}); err != nil {
+		return err
+	}
+	o.RPC.Registry = reg
+	l, err := peer.Listen(ctx, j.URL, j.Room, o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintln(stdout, "READY")
+	conn, err := l.Accept(ctx)
+	if err != nil {
+		return err
+	}
+	defer closePion(conn)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-conn.Done():
+		return fmt.Errorf("connection closed: %w", conn.Err())
+	}
+	mu.Lock()
+	used := processCPU() - c0
+	mu.Unlock()
+	fmt.Fprintf(stdout, "DONE %d\n", int64(used))
 	waitStdin(ctx, stdin)
 	return nil
 }
