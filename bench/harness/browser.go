@@ -28,11 +28,13 @@ func init() {
 	throughputCases = append(throughputCases,
 		ThroughputCase{Name: "chromium to chromium dc", Setup: setupChromiumRaw},
 		ThroughputCase{Name: "chromium to go peerd", Baseline: "chromium to chromium dc", Setup: setupChromiumToGo},
+		ThroughputCase{Name: "chromium to go raw", Baseline: "chromium to chromium dc", Setup: setupChromiumToGoRaw},
 	)
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["chromium"] = browsertest.Path()
 		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 4 in flight; client backpressure 4 MiB / 1 MiB"
 		c["chromium to chromium dc"] = "raw RTCDataChannel.send of min(payload, max-message-size) with the same backpressure"
+		c["chromium to go raw"] = "the same raw sends to a Go peer's raw data channel (peerd's tuned options, detached reads, no binchannel or rpc)"
 		c["chromium cases cpu"] = "the Go process only (Chromium's own CPU is not counted)"
 	})
 }
@@ -74,6 +76,24 @@ window.rawSend = async (total, payload) => {
   const ack = new Promise((resolve) => ch.addEventListener("message", (e) => { if (e.data === "ack") resolve() }, { once: true }));
   ch.bufferedAmountLowThreshold = 1 << 20;
   ch.send("N:" + total);
+  for (let sent = 0; sent < total; ) {
+    while (ch.bufferedAmount > 4 << 20) await new Promise((r) => ch.addEventListener("bufferedamountlow", r, { once: true }));
+    const n = Math.min(size, total - sent);
+    ch.send(n === size ? buf : buf.subarray(0, n));
+    sent += n;
+  }
+  await ack;
+  return true;
+};
+
+// Raw sender to a Go peer: the same writes as rawSend, no announcement;
+// the Go side answers with one message once it has every byte.
+window.rawSendGo = async (total, payload) => {
+  const ch = link.channel;
+  const size = Math.min(payload, link.maxMessageSize);
+  const buf = new Uint8Array(size).fill(7);
+  const ack = new Promise((resolve) => ch.addEventListener("message", () => resolve(), { once: true }));
+  ch.bufferedAmountLowThreshold = 1 << 20;
   for (let sent = 0; sent < total; ) {
     while (ch.bufferedAmount > 4 << 20) await new Promise((r) => ch.addEventListener("bufferedamountlow", r, { once: true }));
     const n = Math.min(size, total - sent);
@@ -223,6 +243,88 @@ func setupChromiumRaw(ctx context.Context, payload int) (Mover, error) {
 		close: func() error {
 			var err error
 			once.Do(func() { err = r.close() })
+			return err
+		},
+	}, nil
+}
+
+// setupChromiumToGoRaw connects a tab to a Go peer's raw data channel
+// (peerd's tuned options, no binchannel or rpc); Move writes as the
+// Chromium-to-Chromium case does and the Go side answers once it has every
+// byte. It tells the peerd client's share of the upload from Pion's.
+func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
+	r, err := newBrowserRig()
+	if err != nil {
+		return nil, err
+	}
+	room := benchRoom()
+	ln, err := peer.Listen(ctx, r.wsURL, room, peer.Options{Network: peer.NetworkLoopback, Raw: true})
+	if err != nil {
+		_ = r.close()
+		return nil, fmt.Errorf("go peer: %w", err)
+	}
+	accepted := make(chan *peer.Conn, 1)
+	acceptErr := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept(ctx)
+		if err != nil {
+			acceptErr <- err
+			return
+		}
+		accepted <- c
+	}()
+	var conn *peer.Conn
+	cleanup := func() error {
+		errs := []error{}
+		if conn != nil {
+			errs = append(errs, conn.Close())
+		}
+		errs = append(errs, ln.Close(), r.close())
+		return errors.Join(errs...)
+	}
+	tab, err := r.tab()
+	if err == nil {
+		err = eval(ctx, tab, fmt.Sprintf("return await rawConnect(%q)", room), nil)
+	}
+	if err == nil {
+		select {
+		case conn = <-accepted:
+		case err = <-acceptErr:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		_ = cleanup()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	tr := conn.Transport()
+	var once sync.Once
+	return funcMover{
+		move: func(ctx context.Context, total int64) error {
+			errc := make(chan error, 1)
+			go func() {
+				var got int64
+				for got < total {
+					m, err := tr.ReadMessage(ctx)
+					if err != nil {
+						errc <- err
+						return
+					}
+					for _, p := range m {
+						got += int64(len(p))
+					}
+				}
+				errc <- tr.WriteMessage(ctx, []byte{1})
+			}()
+			if err := eval(ctx, tab, fmt.Sprintf("return await rawSendGo(%d, %d)", total, payload), nil); err != nil {
+				return err
+			}
+			return <-errc
+		},
+		close: func() error {
+			var err error
+			once.Do(func() { err = cleanup() })
 			return err
 		},
 	}, nil
