@@ -248,20 +248,16 @@ func setupChromiumRaw(ctx context.Context, payload int) (Mover, error) {
 	}, nil
 }
 
-// setupChromiumToGoRaw connects a tab to a Go peer's raw data channel
-// (peerd's tuned options, no binchannel or rpc); Move writes as the
-// Chromium-to-Chromium case does and the Go side answers once it has every
-// byte. It tells the peerd client's share of the upload from Pion's.
-func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
-	r, err := newBrowserRig()
-	if err != nil {
-		return nil, err
-	}
+// connectGoPeer makes a Go peer listen with o in a fresh room of r, opens a
+// tab and has the page function connectFn (rawConnect or goConnect) connect
+// to it. cleanup closes the connection, the listener and r; on error all of
+// them are closed already.
+func connectGoPeer(ctx context.Context, r *browserRig, o peer.Options, connectFn string) (tab context.Context, conn *peer.Conn, cleanup func() error, err error) {
 	room := benchRoom()
-	ln, err := peer.Listen(ctx, r.wsURL, room, peer.Options{Network: peer.NetworkLoopback, Raw: true})
+	ln, err := peer.Listen(ctx, r.wsURL, room, o)
 	if err != nil {
 		_ = r.close()
-		return nil, fmt.Errorf("go peer: %w", err)
+		return nil, nil, nil, fmt.Errorf("go peer: %w", err)
 	}
 	accepted := make(chan *peer.Conn, 1)
 	acceptErr := make(chan error, 1)
@@ -273,8 +269,7 @@ func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
 		}
 		accepted <- c
 	}()
-	var conn *peer.Conn
-	cleanup := func() error {
+	cleanup = func() error {
 		errs := []error{}
 		if conn != nil {
 			errs = append(errs, conn.Close())
@@ -282,21 +277,42 @@ func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
 		errs = append(errs, ln.Close(), r.close())
 		return errors.Join(errs...)
 	}
-	tab, err := r.tab()
+	tab, err = r.tab()
 	if err == nil {
-		err = eval(ctx, tab, fmt.Sprintf("return await rawConnect(%q)", room), nil)
-	}
-	if err == nil {
-		select {
-		case conn = <-accepted:
-		case err = <-acceptErr:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+		err = eval(ctx, tab, fmt.Sprintf("return await %s(%q)", connectFn, room), nil)
 	}
 	if err != nil {
+		// Closing the listener ends Accept; a connection it made
+		// meanwhile is closed with the rest.
+		_ = ln.Close()
+		select {
+		case conn = <-accepted:
+		default:
+		}
 		_ = cleanup()
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	select {
+	case conn = <-accepted:
+	case err = <-acceptErr:
+		_ = cleanup()
+		return nil, nil, nil, fmt.Errorf("accept: %w", err)
+	}
+	return tab, conn, cleanup, nil
+}
+
+// setupChromiumToGoRaw connects a tab to a Go peer's raw data channel
+// (peerd's tuned options, no binchannel or rpc); Move writes as the
+// Chromium-to-Chromium case does and the Go side answers once it has every
+// byte. It tells the peerd client's share of the upload from Pion's.
+func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
+	r, err := newBrowserRig()
+	if err != nil {
+		return nil, err
+	}
+	tab, conn, cleanup, err := connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, Raw: true}, "rawConnect")
+	if err != nil {
+		return nil, err
 	}
 	tr := conn.Transport()
 	var once sync.Once
@@ -350,50 +366,9 @@ func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
 		_ = r.close()
 		return nil, err
 	}
-	room := benchRoom()
-	ln, err := peer.Listen(ctx, r.wsURL, room, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}})
+	tab, _, cleanup, err := connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}}, "goConnect")
 	if err != nil {
-		_ = r.close()
-		return nil, fmt.Errorf("go peer: %w", err)
-	}
-	accepted := make(chan *peer.Conn, 1)
-	acceptErr := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept(ctx)
-		if err != nil {
-			acceptErr <- err
-			return
-		}
-		accepted <- c
-	}()
-	var conn *peer.Conn
-	cleanup := func() error {
-		errs := []error{}
-		if conn != nil {
-			errs = append(errs, conn.Close())
-		}
-		errs = append(errs, ln.Close(), r.close())
-		return errors.Join(errs...)
-	}
-	tab, err := r.tab()
-	if err == nil {
-		err = eval(ctx, tab, fmt.Sprintf("return await goConnect(%q)", room), nil)
-	}
-	if err != nil {
-		_ = ln.Close()
-		select {
-		case c := <-accepted:
-			conn = c
-		default:
-		}
-		_ = cleanup()
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	select {
-	case conn = <-accepted:
-	case err := <-acceptErr:
-		_ = cleanup()
-		return nil, fmt.Errorf("accept: %w", err)
+		return nil, err
 	}
 	var once sync.Once
 	return funcMover{

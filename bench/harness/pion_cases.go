@@ -141,46 +141,51 @@ func setupRPCPionThroughput(ctx context.Context, payload int) (Mover, error) {
 		buf[i] = byte(i)
 	}
 	move := func(ctx context.Context, total int64) error {
-		calls := int(total / int64(payload))
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		sem := make(chan struct{}, rpcWindow)
-		errc := make(chan error, 1)
-		var wg sync.WaitGroup
-		for range calls {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				n, err := rpc.Call[int](ctx, client, "sink", buf)
-				if err == nil && n != payload {
-					err = fmt.Errorf("rpc: sink got %d bytes, want %d", n, payload)
-				}
-				if err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-				}
-			}()
-		}
-		wg.Wait()
-		select {
-		case err := <-errc:
-			return err
-		default:
-			return ctx.Err()
-		}
+		return callSink(ctx, client, buf, int(total/int64(payload)), rpcWindow)
 	}
 	return funcMover{move: move, close: func() error { return closePion(a, b) }}, nil
+}
+
+// callSink makes calls calls of the peer's sink, each carrying buf, with
+// window of them in flight; the first failure cancels the rest.
+func callSink(ctx context.Context, rc *rpc.Conn, buf []byte, calls, window int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, window)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range calls {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			n, err := rpc.Call[int](ctx, rc, "sink", buf)
+			if err == nil && n != len(buf) {
+				err = fmt.Errorf("rpc: sink got %d bytes, want %d", n, len(buf))
+			}
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 func setupPionPing(ctx context.Context) (Pinger, error) {

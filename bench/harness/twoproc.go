@@ -225,7 +225,10 @@ func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJo
 	defer closePion(conn)
 	var send func(context.Context) error
 	if c.rpc {
-		send = twoprocCaller(conn.RPC(), size, job.Total)
+		buf := make([]byte, size)
+		send = func(ctx context.Context) error {
+			return callSink(ctx, conn.RPC(), buf, int(job.Total/int64(size)), twoprocRPCWindow)
+		}
 	} else {
 		var closeSend func()
 		send, closeSend = twoprocSender(conn.Transport(), c, size, job.Total)
@@ -275,50 +278,6 @@ func twoprocSender(tr binchannel.Transport, c twoprocConfig, size int, total int
 		}
 		return nil
 	}, func() {}
-}
-
-// twoprocCaller returns a function that moves total bytes as rpc calls of
-// the receiver's sink, each carrying a size-byte binary, with
-// twoprocRPCWindow calls in flight.
-func twoprocCaller(rc *rpc.Conn, size int, total int64) func(ctx context.Context) error {
-	buf := make([]byte, size)
-	return func(ctx context.Context) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		sem := make(chan struct{}, twoprocRPCWindow)
-		errc := make(chan error, 1)
-		var wg sync.WaitGroup
-		for sent := int64(0); sent < total && ctx.Err() == nil; sent += int64(size) {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				n, err := rpc.Call[int](ctx, rc, "sink", buf)
-				if err == nil && n != size {
-					err = fmt.Errorf("rpc: sink got %d bytes, want %d", n, size)
-				}
-				if err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-				}
-			}()
-		}
-		wg.Wait()
-		select {
-		case err := <-errc:
-			return err
-		default:
-			return ctx.Err()
-		}
-	}
 }
 
 // childProc is the bench program started again with a twoprocJob. It
@@ -486,17 +445,11 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 	if c.rpc {
 		return runRPCChild(ctx, j, o, stdin, stdout)
 	}
-	l, err := peer.Listen(ctx, j.URL, j.Room, o)
+	conn, release, err := acceptReady(ctx, j, o, stdout)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	fmt.Fprintln(stdout, "READY")
-	conn, err := l.Accept(ctx)
-	if err != nil {
-		return err
-	}
-	defer closePion(conn)
+	defer release()
 	tr := conn.Transport()
 	var recv func() (int, error)
 	if c.bin {
@@ -538,6 +491,25 @@ func runChild(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writ
 	return nil
 }
 
+// acceptReady listens in the job's room with o, says READY and accepts one
+// connection; release closes it and the listener.
+func acceptReady(ctx context.Context, j twoprocJob, o peer.Options, stdout io.Writer) (*peer.Conn, func(), error) {
+	l, err := peer.Listen(ctx, j.URL, j.Room, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintln(stdout, "READY")
+	conn, err := l.Accept(ctx)
+	if err != nil {
+		_ = l.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		_ = closePion(conn)
+		_ = l.Close()
+	}, nil
+}
+
 // runRPCChild is runChild for the rpc configuration: a sink that counts
 // what the calls carry.
 func runRPCChild(ctx context.Context, j twoprocJob, o peer.Options, stdin io.Reader, stdout io.Writer) error {
@@ -564,17 +536,11 @@ func runRPCChild(ctx context.Context, j twoprocJob, o peer.Options, stdin io.Rea
 		return err
 	}
 	o.RPC.Registry = reg
-	l, err := peer.Listen(ctx, j.URL, j.Room, o)
+	conn, release, err := acceptReady(ctx, j, o, stdout)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	fmt.Fprintln(stdout, "READY")
-	conn, err := l.Accept(ctx)
-	if err != nil {
-		return err
-	}
-	defer closePion(conn)
+	defer release()
 	select {
 	case <-done:
 	case <-ctx.Done():
