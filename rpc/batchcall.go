@@ -191,37 +191,19 @@ func (b *Batch) Send(ctx context.Context) error {
 			}
 			continue
 		}
-		var r reply
-		select {
-		case r = <-cl.done:
-		case <-ctx.Done():
-			if !c.forgetCall(cl) {
-				r = <-cl.done // answered or failed meanwhile
-				break
-			}
-			c.putCall(cl)
-			bc.cl, bc.err = nil, ctxError(bc.method, ctx.Err())
+		bc.cl = nil
+		r, ok := c.awaitReply(ctx, cl)
+		if !ok {
+			bc.err = ctxError(bc.method, ctx.Err())
 			cancelled = append(cancelled, bc.id)
 			if first == nil {
 				first = bc.err
 			}
 			continue
 		}
-		c.putCall(cl)
-		bc.cl = nil
-		switch {
-		case r.err != nil:
-			bc.err = r.err
-			if first == nil {
-				first = r.err
-			}
-		case r.msg.Error != nil:
-			bc.err = r.msg.Error
-		case bc.result != nil:
-			d := decoder{c: c, bins: r.bins}
-			if err := d.unmarshal(r.msg.Result, bc.result); err != nil {
-				bc.err = fmt.Errorf("rpc: decoding result of %s: %w", bc.method, err)
-			}
+		bc.err = c.resultOf(r, bc.method, bc.result)
+		if r.err != nil && first == nil {
+			first = r.err
 		}
 	}
 	if len(cancelled) > 0 {

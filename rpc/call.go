@@ -154,21 +154,36 @@ func (c *Conn) callEncoded(ctx context.Context, method string, result any,
 	if c.inlineRun.Load() == inlineHeld {
 		c.releaseInline()
 	}
-	var r reply
-	select {
-	case r = <-cl.done:
-	case <-ctx.Done():
-		if !c.forgetCall(cl) {
-			r = <-cl.done // answered or failed meanwhile
-			break
-		}
-		c.putCall(cl)
+	r, ok := c.awaitReply(ctx, cl)
+	if !ok {
 		c.sendCancel(id)
 		return ctxError(method, ctx.Err())
 	}
-	// Nobody sends on cl.done again: it left the pending set before the
-	// reply was sent.
+	return c.resultOf(r, method, result)
+}
+
+// awaitReply waits for cl's reply or for ctx. When ctx ends first the call
+// is forgotten and ok is false, unless its reply arrived meanwhile. cl goes
+// back to the pool either way: nobody sends on cl.done again once the call
+// has left the pending set.
+func (c *Conn) awaitReply(ctx context.Context, cl *call) (r reply, ok bool) {
+	select {
+	case r = <-cl.done:
+	case <-ctx.Done():
+		if c.forgetCall(cl) {
+			c.putCall(cl)
+			return reply{}, false
+		}
+		r = <-cl.done // answered or failed meanwhile
+	}
 	c.putCall(cl)
+	return r, true
+}
+
+// resultOf is the outcome of a call of method answered by r: the failure
+// that ended it, the peer's error, or nil with the result decoded into
+// result (unless result is nil).
+func (c *Conn) resultOf(r reply, method string, result any) error {
 	if r.err != nil {
 		return r.err
 	}
