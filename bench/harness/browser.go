@@ -69,31 +69,19 @@ window.rawConnect = async (room) => {
   return link.maxMessageSize;
 };
 
-window.rawSend = async (total, payload) => {
+// Raw sender: announces the run to a tab receiver with "N:<total>" and
+// waits for its "ack"; a Go receiver (toGo) gets no announcement and
+// answers with any one message once it has every byte.
+window.rawSend = async (total, payload, toGo = false) => {
   const ch = link.channel;
   const size = Math.min(payload, link.maxMessageSize);
   const buf = new Uint8Array(size).fill(7);
-  const ack = new Promise((resolve) => ch.addEventListener("message", (e) => { if (e.data === "ack") resolve() }, { once: true }));
+  const ack = new Promise((resolve) => {
+    const on = (e) => { if (toGo || e.data === "ack") { ch.removeEventListener("message", on); resolve(); } };
+    ch.addEventListener("message", on);
+  });
   ch.bufferedAmountLowThreshold = 1 << 20;
-  ch.send("N:" + total);
-  for (let sent = 0; sent < total; ) {
-    while (ch.bufferedAmount > 4 << 20) await new Promise((r) => ch.addEventListener("bufferedamountlow", r, { once: true }));
-    const n = Math.min(size, total - sent);
-    ch.send(n === size ? buf : buf.subarray(0, n));
-    sent += n;
-  }
-  await ack;
-  return true;
-};
-
-// Raw sender to a Go peer: the same writes as rawSend, no announcement;
-// the Go side answers with one message once it has every byte.
-window.rawSendGo = async (total, payload) => {
-  const ch = link.channel;
-  const size = Math.min(payload, link.maxMessageSize);
-  const buf = new Uint8Array(size).fill(7);
-  const ack = new Promise((resolve) => ch.addEventListener("message", () => resolve(), { once: true }));
-  ch.bufferedAmountLowThreshold = 1 << 20;
+  if (!toGo) ch.send("N:" + total);
   for (let sent = 0; sent < total; ) {
     while (ch.bufferedAmount > 4 << 20) await new Promise((r) => ch.addEventListener("bufferedamountlow", r, { once: true }));
     const n = Math.min(size, total - sent);
@@ -333,7 +321,7 @@ func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
 				}
 				errc <- tr.WriteMessage(ctx, []byte{1})
 			}()
-			if err := eval(ctx, tab, fmt.Sprintf("return await rawSendGo(%d, %d)", total, payload), nil); err != nil {
+			if err := eval(ctx, tab, fmt.Sprintf("return await rawSend(%d, %d, true)", total, payload), nil); err != nil {
 				return err
 			}
 			return <-errc
