@@ -135,14 +135,21 @@ func TestReconnect(t *testing.T) {
 	b, rb := joined(t, url, "r", ClientOptions{})
 	nextKind(t, a, EventJoin)
 
-	// Cut a's connection from the server side.
+	// Cut a's connection from the server side, its member leaving the room
+	// first: with the socket closed first, a's reconnect (1 ms later) could
+	// find its old member still there, before the server's read loop has
+	// noticed the close, and b could see the join before the leave.
+	var cut *serverConn
 	s.mu.Lock()
 	for c := range s.conns {
 		if c.sess.peerID() == ra.ID {
-			c.abort()
+			cut = c
 		}
 	}
 	s.mu.Unlock()
+	require.NotNil(t, cut)
+	require.NoError(t, cut.sess.h.leave(cut.sess, ReasonClosed))
+	cut.abort()
 
 	ev := nextKind(t, a, EventReconnect)
 	assert.NotEqual(t, ra.ID, ev.Peer)
