@@ -32,7 +32,7 @@ func init() {
 	)
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["chromium"] = browsertest.Path()
-		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 4 in flight; client backpressure 4 MiB / 1 MiB"
+		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 4 in flight, the client's default 32 KiB of binary per message; client backpressure 4 MiB / 1 MiB"
 		c["chromium to chromium dc"] = "raw RTCDataChannel.send of min(payload, max-message-size) with the same backpressure"
 		c["chromium to go raw"] = "the same raw sends to a Go peer's raw data channel (peerd's tuned options, detached reads, no binchannel or rpc)"
 		c["chromium cases cpu"] = "the Go process only (Chromium's own CPU is not counted)"

@@ -41,7 +41,10 @@ func TestSmallMaxMessageSize(t *testing.T) {
 		Remote     string
 		DownSum    string
 	}
-	require.NoError(t, eval(ctx, connectJS+`
+	// chunkSize Infinity: every message as large as the limit allows (the
+	// client's default puts 32 KiB of binary in each).
+	require.NoError(t, eval(ctx, `
+window.pair = await peerd.connect({ room: "test", connectTimeout: 15000, chunkSize: Infinity });
 const { remote } = pair;
 const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
 const out = { maxMessage: pair.maxMessageSize, sctpMax: pair.pc.sctp.maxMessageSize, maxSent: 0, maxGot: 0, sent: 0 };

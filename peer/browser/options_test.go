@@ -278,7 +278,7 @@ const sigURL = location.origin.replace(/^http/, "ws") + "/signal";
   await p.close();
 }
 { // Message size and backpressure.
-  const p = await peerd.connect({ room: "test", maxMessageSize: 65536, high: 300000, low: 100000 });
+  const p = await peerd.connect({ room: "test", maxMessageSize: 65536, chunkSize: Infinity, high: 300000, low: 100000 });
   const w = watch(p);
   const n = await p.remote.sink(new Uint8Array(4 << 20));
   out.maxMessageSize = p.maxMessageSize === 65536 && w.max === 65536 && n === 4 << 20;
@@ -292,6 +292,12 @@ const sigURL = location.origin.replace(/^http/, "ws") + "/signal";
   const n = await p.remote.sink(new Uint8Array(100000));
   out.chunkSize = n === 100000 && w.max > 20000 && w.max < 20200 && w.n >= 5;
   await p.close();
+  // The default: 32 KiB of binary per message, below the 256 KiB limit.
+  const q = await peerd.connect({ room: "test" });
+  const wq = watch(q);
+  const m = await q.remote.sink(new Uint8Array(1 << 20));
+  out.chunkSize &&= m === 1 << 20 && q.maxMessageSize === 256 << 10 && wq.max > 32 << 10 && wq.max < (32 << 10) + 200 && wq.n >= 32;
+  await q.close();
 }
 {
   const p = await peerd.connect({ room: "test", maxPacketSize: 1000 });

@@ -135,7 +135,7 @@ export interface MessageTransport {
 }
 
 export interface BinChannelOptions {
-  /** Largest data bytes in one message, capped to maxMessageSize minus the header. Default 200000 (over a data channel: the whole message). */
+  /** Largest data bytes in one message, capped to maxMessageSize minus the header. Default 200000; over a data channel (connect, listen) 32 KiB: peerDefaults.chunkSize. */
   chunkSize?: number;
   /** Bound on one packet in either direction. Default 64 MiB. */
   maxPacketSize?: number;
@@ -265,6 +265,8 @@ export function signalingURL(url?: string): string;
 export const peerDefaults: Readonly<{
   label: string;
   maxMessageSize: number;
+  /** Binary bytes per data channel message: 32 KiB. */
+  chunkSize: number;
   high: number;
   low: number;
   connectTimeout: number;
