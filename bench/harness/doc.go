@@ -5,9 +5,11 @@
 // Every figure that claims a speed-up is a ratio against a baseline measured
 // in the same run, because shared machines are noisy: each measurement is
 // repeated (Config.Reps) and reported as median, min and max, and the ratio
-// is taken between medians. The publish suite is one transfer and the
-// signaling suite's idle measurement repeats at most 3 times; the table
-// says so (its n column holds each figure's count).
+// is taken between medians. The publish suite's ratio is instead the
+// median of per-publish ratios, each publish against the raw runs right
+// before and after it. The signaling suite's idle measurement repeats at
+// most 3 times; the table says so (its n column holds each figure's
+// count).
 //
 // Suites: throughput (by transport and payload size), latency (small round
 // trips), memory (peak heap and RSS of a large transfer, each repetition in

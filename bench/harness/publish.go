@@ -134,7 +134,7 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 		fmt.Fprintf(cfg.Progress, "publish    error: %v\n", err)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout*2)
+	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout*time.Duration(max(1, cfg.Reps)+1))
 	defer cancel()
 	dir, err := os.MkdirTemp("", "peerd-bench-publish-*")
 	if err != nil {
@@ -153,35 +153,86 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 		return fail(err)
 	}
 
-	// The baseline brackets the publish: raw tuned Pion between two
-	// processes, measured right before and right after it, so that the
-	// host's load at the time falls on both.
+	// Each publish is bracketed by raw tuned Pion between two processes,
+	// measured right before and right after it, so that the host's load at
+	// the time falls on both; the raw run after one publish is the one
+	// before the next. Each publish's ratio is its rate over the mean of
+	// its two brackets, and the figure is the median of those ratios.
 	baseBytes := min(cfg.PublishBytes, publishBaselineBytes)
 	baseBytes -= baseBytes % (256 << 10)
 	var rawRates []float64
 	var rawErr error
-	measureRaw := func(when string) {
+	measureRaw := func(i int) {
 		if rawErr != nil || baseBytes == 0 {
 			return
 		}
-		r, err := rawTwoprocRate(ctx, baseBytes, 256<<10, cfg.CaseTimeout, "publish-baseline-"+when)
+		r, err := rawTwoprocRate(ctx, baseBytes, 256<<10, cfg.CaseTimeout, fmt.Sprintf("publish-baseline-%d", i))
 		if err != nil {
-			rawErr = fmt.Errorf("raw baseline %s the publish: %w", when, err)
+			rawErr = fmt.Errorf("raw baseline %d: %w", i, err)
 			return
 		}
 		rawRates = append(rawRates, r)
 	}
-	measureRaw("before")
+	measureRaw(0)
+	reps := max(1, cfg.Reps)
+	var rates, ratios, senderPeaks, receiverPeaks []float64
+	for i := range reps {
+		run, err := publishOnce(ctx, bin, src, filepath.Join(dir, fmt.Sprintf("data-%d", i)))
+		if err != nil {
+			return fail(err)
+		}
+		measureRaw(i + 1)
+		rates = append(rates, run.rate)
+		senderPeaks = append(senderPeaks, float64(run.senderPeak)/(1<<20))
+		receiverPeaks = append(receiverPeaks, float64(run.receiverPeak)/(1<<20))
+		if rawErr == nil && len(rawRates) == i+2 {
+			ratios = append(ratios, run.rate/((rawRates[i]+rawRates[i+1])/2))
+		}
+		fmt.Fprintf(cfg.Progress, "publish    %-22s %8s %.1f MB/s, peak RSS sender %.1f MiB, receiver %.1f MiB\n",
+			base.Case, param, run.rate, senderPeaks[i], receiverPeaks[i])
+	}
+	tr := base
+	tr.Metric, tr.Unit, tr.Stat = "throughput", "MB/s", summarize(rates)
+	bl := Result{Suite: "publish", Case: publishBaseline, Param: sizeName(int(baseBytes)), Metric: "throughput", Unit: "MB/s"}
+	if rawErr != nil || len(ratios) == 0 {
+		if rawErr == nil {
+			rawErr = errors.New("not measured")
+		}
+		rep.Results = append(rep.Results, errResult(bl, rawErr))
+	} else {
+		bl.Stat = summarize(rawRates)
+		rep.Results = append(rep.Results, bl)
+		tr.Baseline, tr.Ratio = publishBaseline+" (median of per-publish ratios)", summarize(ratios).Median
+	}
+	// Peak RSS: the table shows the median; max is the worst publish.
+	sender := base
+	sender.Metric, sender.Unit, sender.Stat = "peak RSS sender", "MiB", summarize(senderPeaks)
+	receiver := base
+	receiver.Metric, receiver.Unit, receiver.Stat = "peak RSS receiver", "MiB", summarize(receiverPeaks)
+	rep.Results = append(rep.Results, tr, sender, receiver)
+	return nil
+}
 
-	daemon := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
+// publishRun is one publish: the upload rate `peerd publish` printed and
+// each side's peak RSS in bytes.
+type publishRun struct {
+	rate                     float64
+	senderPeak, receiverPeak int64
+}
+
+// publishOnce starts a daemon on a fresh data directory, publishes src to
+// it with `peerd publish`, stops the daemon and removes its data.
+func publishOnce(ctx context.Context, bin, src, data string) (publishRun, error) {
+	defer os.RemoveAll(data)
+	daemon := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", data)
 	daemon.Env = cleanEnv()
 	out, err := daemon.StdoutPipe()
 	if err != nil {
-		return fail(err)
+		return publishRun{}, err
 	}
 	daemon.Stderr = io.Discard
 	if err := daemon.Start(); err != nil {
-		return fail(err)
+		return publishRun{}, err
 	}
 	daemonHWM := watchHWM(daemon.Process.Pid)
 	var daemonPeak int64
@@ -213,7 +264,7 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 	case url = <-signalURL:
 	case <-ctx.Done():
 		stopDaemon()
-		return fail(fmt.Errorf("daemon did not start: %w", ctx.Err()))
+		return publishRun{}, fmt.Errorf("daemon did not start: %w", ctx.Err())
 	}
 
 	pub := exec.CommandContext(ctx, bin, "publish", src, "--name", "benchdata", "--signal", url)
@@ -230,44 +281,19 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 	}
 	pubOut := []byte(pubBuf.String())
 	dstate := stopDaemon()
-	measureRaw("after")
 	if daemonPeak == 0 && dstate != nil {
 		daemonPeak = maxRSS(dstate)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("publish: %v\n%s", err, tail(pubOut, 500)))
+		return publishRun{}, fmt.Errorf("publish: %v\n%s", err, tail(pubOut, 500))
 	}
 	m := uploadedRow.FindSubmatch(pubOut)
 	if m == nil {
-		return fail(fmt.Errorf("publish printed no upload rate:\n%s", tail(pubOut, 500)))
+		return publishRun{}, fmt.Errorf("publish printed no upload rate:\n%s", tail(pubOut, 500))
 	}
 	rate, _ := strconv.ParseFloat(string(m[1]), 64)
-	tr := base
-	tr.Metric, tr.Unit, tr.Stat = "throughput", "MB/s", summarize([]float64{rate})
-	// The baseline: the raw rates measured around the publish.
-	bl := Result{Suite: "publish", Case: publishBaseline, Param: sizeName(int(baseBytes)), Metric: "throughput", Unit: "MB/s"}
-	if rawErr != nil || len(rawRates) == 0 {
-		if rawErr == nil {
-			rawErr = errors.New("not measured")
-		}
-		rep.Results = append(rep.Results, errResult(bl, rawErr))
-	} else {
-		bl.Stat = summarize(rawRates)
-		rep.Results = append(rep.Results, bl)
-		mean := 0.0
-		for _, r := range rawRates {
-			mean += r / float64(len(rawRates))
-		}
-		tr.Baseline, tr.Ratio = publishBaseline+" (mean)", rate/mean
-	}
-	sender := base
-	sender.Metric, sender.Unit, sender.Stat = "peak RSS sender", "MiB", summarize([]float64{float64(pubPeak) / (1 << 20)})
-	receiver := base
-	receiver.Metric, receiver.Unit, receiver.Stat = "peak RSS receiver", "MiB", summarize([]float64{float64(daemonPeak) / (1 << 20)})
-	rep.Results = append(rep.Results, tr, sender, receiver)
-	fmt.Fprintf(cfg.Progress, "publish    %-22s %8s %.1f MB/s, peak RSS sender %.1f MiB, receiver %.1f MiB\n",
-		base.Case, param, rate, sender.Stat.Median, receiver.Stat.Median)
-	return nil
+
+	return publishRun{rate: rate, senderPeak: pubPeak, receiverPeak: daemonPeak}, nil
 }
 
 // publishBaseline names the raw rates measured around the publish, and
