@@ -56,6 +56,9 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	if o.SCTPReceiveBuffer > 0 {
 		se.SetSCTPMaxReceiveBufferSize(uint32(o.SCTPReceiveBuffer)) //nolint:gosec
 	}
+	if o.zeroChecksum {
+		se.EnableSCTPZeroChecksum(true)
+	}
 	if o.SCTPRTOMax > 0 {
 		se.SetSCTPRTOMax(o.SCTPRTOMax)
 	}

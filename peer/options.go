@@ -174,6 +174,9 @@ type Options struct {
 	// onMessage selects Pion's OnMessage callback instead of a detached
 	// channel for receiving (kept for the comparison benchmark).
 	onMessage bool
+	// zeroChecksum asks for SCTP zero checksum (RFC 9653; benchmarks
+	// only: measured no faster, doc.go).
+	zeroChecksum bool
 
 	// pionDefaults leaves Pion's SettingEngine at its defaults apart from
 	// the candidate policy (the baseline of the benchmarks).

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +26,9 @@ import (
 //
 //	go test -run '^$' -bench TwoProcess -benchtime 1x -count 5 ./peer/
 //
-// PEERD_TWOPROC_MB sets the bytes per configuration (default 64 MiB).
+// PEERD_TWOPROC_MB sets the bytes per configuration (default 64 MiB);
+// PEERD_TWOPROC_PROFILES names a directory that receives a CPU profile of
+// each side of each configuration (send-<name>-<KiB>.pprof and recv-...).
 
 const childEnv = "PEERD_TWOPROC_CHILD"
 
@@ -40,6 +44,9 @@ type twoProcConfig struct {
 	CAStep       int
 	FastRtxWnd   int
 	OnMessage    bool
+	MsgCap       int // payloads go as messages of at most this size
+	ZeroChecksum bool
+	GCBudget     int // both processes run TuneGC(GCBudget)
 	Total, MsgSz int
 }
 
@@ -54,6 +61,7 @@ func (c twoProcConfig) options() Options {
 	o.SCTPReceiveBuffer = c.SCTPRecvBuf
 	o.SCTPMinCwnd, o.SCTPCwndCAStep, o.SCTPFastRtxWnd = c.MinCwnd, c.CAStep, c.FastRtxWnd
 	o.onMessage = c.OnMessage
+	o.zeroChecksum = c.ZeroChecksum
 
 	return o
 }
@@ -70,6 +78,11 @@ var twoProcConfigs = []twoProcConfig{
 	{Name: "min-cwnd-128K", MinCwnd: 128 << 10},
 	{Name: "ca-step-16mtu", CAStep: 16 * 1228},
 	{Name: "fast-rtx-64K", FastRtxWnd: 64 << 10},
+	{Name: "msg-64K", MsgCap: 64 << 10},
+	{Name: "msg-32K", MsgCap: 32 << 10},
+	{Name: "msg-16K", MsgCap: 16 << 10},
+	{Name: "zero-checksum", ZeroChecksum: true},
+	{Name: "gc-budget-24M", GCBudget: DefaultGCBudget},
 }
 
 // PEERD_TWOPROC_ONLY, a comma-separated list of configuration names,
@@ -198,6 +211,9 @@ func runTwoProc(exe string, cfg twoProcConfig) (time.Duration, time.Duration, er
 		close(doneLine)
 	}()
 
+	if cfg.GCBudget > 0 {
+		defer TuneGC(cfg.GCBudget)()
+	}
 	o := cfg.options().withDefaults()
 	api, err := NewAPI(o)
 	if err != nil {
@@ -210,6 +226,16 @@ func runTwoProc(exe string, cfg twoProcConfig) (time.Duration, time.Duration, er
 	defer c.Close()
 
 	msg := make([]byte, cfg.MsgSz)
+	if cfg.MsgCap > 0 && cfg.MsgCap < len(msg) {
+		msg = msg[:cfg.MsgCap]
+	}
+	if dir := os.Getenv("PEERD_TWOPROC_PROFILES"); dir != "" {
+		stop, err := profileTo(filepath.Join(dir, fmt.Sprintf("send-%s-%d.pprof", cfg.Name, cfg.MsgSz>>10)))
+		if err != nil {
+			return 0, 0, err
+		}
+		defer stop()
+	}
 	c0, t0 := cpuTime(), time.Now()
 	if err := sendRaw(ctx, c, msg, cfg.Total); err != nil {
 		return 0, 0, err
@@ -260,6 +286,9 @@ func runChild(js string) error {
 		}
 		cancel() // parent went away
 	}()
+	if cfg.GCBudget > 0 {
+		TuneGC(cfg.GCBudget)
+	}
 	o := cfg.options().withDefaults()
 	api, err := NewAPI(o)
 	if err != nil {
@@ -275,6 +304,13 @@ func runChild(js string) error {
 	if err != nil {
 		return err
 	}
+	if dir := os.Getenv("PEERD_TWOPROC_PROFILES"); dir != "" {
+		stop, err := profileTo(filepath.Join(dir, fmt.Sprintf("recv-%s-%d.pprof", cfg.Name, cfg.MsgSz>>10)))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	c0 := cpuTime()
 	if err := recvRaw(ctx, c, cfg.Total-len(first[0])); err != nil {
 		return err
@@ -284,4 +320,19 @@ func runChild(js string) error {
 	sig.mu.Unlock()
 
 	return err
+}
+
+// profileTo writes a CPU profile to path until the returned stop is called.
+func profileTo(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+
+		return nil, err
+	}
+
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -43,8 +43,10 @@ type twoprocConfig struct {
 	name     string
 	baseline string
 	opts     peer.Options
-	bin      bool // binchannel over the channel instead of raw writes
-	rpc      bool // rpc calls carrying the payload, twoprocRPCWindow in flight
+	also     []string // further baselines for ratios
+	bin      bool     // binchannel over the channel instead of raw writes
+	rpc      bool     // rpc calls carrying the payload, twoprocRPCWindow in flight
+	gcBudget int      // both processes run peer.TuneGC(gcBudget), as peerd does
 }
 
 // twoprocRPCWindow is how many calls the rpc configuration keeps in flight,
@@ -56,12 +58,14 @@ var twoprocConfigs = []twoprocConfig{
 	{name: "pion raw tuned", baseline: "pion raw default", opts: peer.Options{Raw: true}},
 	{name: "binchannel pion tuned", baseline: "pion raw tuned", opts: peer.Options{Raw: true}, bin: true},
 	{name: "rpc pion tuned", baseline: "pion raw tuned", rpc: true},
+	{name: "pion raw tuned gc budget", baseline: "pion raw default", also: []string{"pion raw tuned"}, opts: peer.Options{Raw: true}, gcBudget: peer.DefaultGCBudget},
 }
 
 func init() {
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["twoproc"] = "sender and receiver in two processes (the bench program re-executed), found through a loopback signaling server; " +
 			"each measurement on a fresh connection, configurations alternating; CPU is both processes' over the transfer"
+		c["twoproc pion raw tuned gc budget"] = fmt.Sprintf("pion raw tuned with both processes under peer.TuneGC(%d MiB), the garbage-collector budget the peerd program runs with", peer.DefaultGCBudget>>20)
 		c["twoproc rpc pion tuned"] = fmt.Sprintf("one call per payload carrying it as a binary argument, %d calls in flight (as peerd publish), peerd's default options", twoprocRPCWindow)
 	})
 }
@@ -161,6 +165,10 @@ func runTwoproc(ctx context.Context, cfg Config, rep *Report) error {
 		for i, c := range configs {
 			tr := Result{Suite: "twoproc", Case: c.name, Param: sizeName(size), Size: size, Metric: "throughput", Unit: "MB/s", Baseline: c.baseline}
 			cr := Result{Suite: "twoproc", Case: c.name, Param: sizeName(size), Size: size, Metric: "cpu", Unit: "CPU ms/MB", Baseline: c.baseline}
+			for _, a := range c.also {
+				tr.Also = append(tr.Also, RatioTo{Baseline: a})
+				cr.Also = append(cr.Also, RatioTo{Baseline: a})
+			}
 			if errs[i] != nil {
 				tr, cr = errResult(tr, errs[i]), errResult(cr, errs[i])
 			} else {
@@ -201,6 +209,9 @@ func rawTwoprocRate(ctx context.Context, total int64, size int, timeout time.Dur
 // until the receiver has every byte, and the CPU time both processes spent
 // over it.
 func twoprocOnce(ctx context.Context, exe string, c twoprocConfig, job twoprocJob, size int) (wall, cpu time.Duration, err error) {
+	if c.gcBudget > 0 {
+		defer peer.TuneGC(c.gcBudget)()
+	}
 	rcv, err := startChild(ctx, exe, job)
 	if err != nil {
 		return 0, 0, err
@@ -408,6 +419,9 @@ func childJob() (twoprocJob, bool, error) {
 func runChildJob(ctx context.Context, j twoprocJob, stdin io.Reader, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, j.Timeout)
 	defer cancel()
+	if c, ok := j.config(); ok && c.gcBudget > 0 {
+		defer peer.TuneGC(c.gcBudget)()
+	}
 	var s *sampler
 	if j.Memory {
 		s = startSampler(5 * time.Millisecond)

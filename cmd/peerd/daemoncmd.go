@@ -213,6 +213,7 @@ var benchCommand = &command{
 	usage:   "[-quick] [flags]",
 	summary: "measure throughput and latency next to baselines (same as go run ./bench)",
 	run: func(env *cliEnv, _ *flag.FlagSet, args []string) error {
+		stopGCTuner()
 		return harness.Main(env.ctx, args, env.stdout, env.stderr)
 	},
 }
