@@ -142,6 +142,30 @@
 //   - MaxMessageSize 256 KiB: Chrome's limit, a quarter of the 1 MiB SCTP
 //     receive buffer of Pion and browsers (larger messages risk the stall
 //     described above); throughput at 64 KiB and 256 KiB messages is alike.
+//     Run E (PEERD_TWOPROC_ONLY=msg-64K,msg-32K,msg-16K, 3 runs, load
+//     average about 3): payloads written as messages of at most 64, 32 or
+//     16 KiB moved 59-74, 66-71 and 62-70 MB/s against 58-68 MB/s for the
+//     default, CPU per byte alike (23.5-27.1 ms/MB): between Go peers the
+//     message size does not matter. From Chromium it does, which is why
+//     the browser client sends 32 KiB messages (docs/BENCHMARKS.md).
+//   - SCTP zero checksum (RFC 9653, SettingEngine.EnableSCTPZeroChecksum,
+//     negotiated by both sides): off. Run F (zero-checksum, 4 runs): 66-78
+//     MB/s against 59-79 for the default, CPU per byte alike (22.4-25.7
+//     ms/MB); CRC32c is about 2% of a profile.
+//
+// What remains is Pion's cost per ~1.2 KB packet, and about a sixth of it
+// is the garbage collector: Pion allocates for every packet while the live
+// heap stays at a few MB, so with GOGC=100 each process collects dozens of
+// times a second. The collector's setting belongs to the program, not to a
+// connection, so it is not in Options: TuneGC(DefaultGCBudget) lets the
+// heap reach 24 MiB before collecting, and the peerd command runs with it.
+// `go run ./bench -suites twoproc -cases "pion raw" -reps 4`: raw tuned
+// with both processes under the budget moved 88.4 and 87.9 MB/s (64 and
+// 256 KiB payloads) against 73.6 and 76.2 without (1.20x, 1.15x), at 19.6
+// and 19.8 against 23.6 and 23.1 CPU ms/MB; the default channel in the
+// same run moved 38.0 and 50.7 MB/s. BenchmarkTwoProcess
+// (gc-budget-24M, 4 runs): 83-96 against 71-77 MB/s at 64 KiB, 68-79
+// against 58-77 at 256 KiB, 17.5-20.9 against 22.3-24.4 ms/MB.
 //   - mDNS off, no STUN unless Options.ICEServers: nothing leaves the host
 //     beyond the candidates of Options.Network.
 //
