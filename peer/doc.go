@@ -144,14 +144,14 @@
 //     described above); throughput at 64 KiB and 256 KiB messages is alike.
 //     Run E (PEERD_TWOPROC_ONLY=msg-64K,msg-32K,msg-16K, 3 runs, load
 //     average about 3): payloads written as messages of at most 64, 32 or
-//     16 KiB moved 59-74, 66-71 and 62-70 MB/s against 58-68 MB/s for the
-//     default, CPU per byte alike (23.5-27.1 ms/MB): between Go peers the
+//     16 KiB moved 59-74, 66-71 and 62-70 MB/s against 58-68 MB/s with
+//     peerd's defaults, CPU per byte alike (23.5-27.1 ms/MB): between Go peers the
 //     message size does not matter. From Chromium it does, which is why
 //     the browser client sends 32 KiB messages (docs/BENCHMARKS.md).
 //   - SCTP zero checksum (RFC 9653, SettingEngine.EnableSCTPZeroChecksum,
 //     negotiated by both sides): off. Run F (zero-checksum, 4 runs): 66-78
-//     MB/s against 59-79 for the default, CPU per byte alike (22.4-25.7
-//     ms/MB); CRC32c is about 2% of a profile.
+//     MB/s against 59-79 with peerd's defaults, CPU per byte alike
+//     (22.4-25.7 ms/MB); CRC32c is about 2% of a profile.
 //
 // What remains is Pion's cost per ~1.2 KB packet, and about a sixth of it
 // is the garbage collector: Pion allocates for every packet while the live
