@@ -20,8 +20,9 @@ import (
 )
 
 // Browser cases: upload from headless Chromium to a Go peer through the
-// peerd client (rpc calls carrying binaries over the data channel), next to
-// the same amount sent over a raw data channel between two Chromium tabs.
+// peerd client (rpc calls carrying binaries over the data channel), and
+// download from the Go peer to the tab, next to the same amount sent over
+// a raw data channel between two Chromium tabs.
 // Both run on loopback in the same browser build. They need Chromium
 // (browsertest.Path); without it their set-up fails with the install hint.
 func init() {
@@ -29,12 +30,14 @@ func init() {
 		ThroughputCase{Name: "chromium to chromium dc", Setup: setupChromiumRaw},
 		ThroughputCase{Name: "chromium to go peerd", Baseline: "chromium to chromium dc", Setup: setupChromiumToGo},
 		ThroughputCase{Name: "chromium to go raw", Baseline: "chromium to chromium dc", Setup: setupChromiumToGoRaw},
+		ThroughputCase{Name: "go to chromium peerd", Baseline: "chromium to chromium dc", Setup: setupGoToChromium},
 	)
 	conditionFuncs = append(conditionFuncs, func(c map[string]string) {
 		c["chromium"] = browsertest.Path()
 		c["chromium to go peerd"] = "rpc calls of up to 8 MiB of payload-sized binaries, 4 in flight, the client's default 32 KiB of binary per message; client backpressure 4 MiB / 1 MiB"
 		c["chromium to chromium dc"] = "raw RTCDataChannel.send of min(payload, max-message-size) with the same backpressure"
 		c["chromium to go raw"] = "the same raw sends to a Go peer's raw data channel (peerd's tuned options, detached reads, no binchannel or rpc)"
+		c["go to chromium peerd"] = "download: the tab calls a Go source for up to 8 MiB of payload-sized binaries per call, 4 calls in flight; the Go peer fills each message to the negotiated 256 KiB; no target, measured for what it shows"
 		c["chromium cases cpu"] = "the Go process only (Chromium's own CPU is not counted)"
 	})
 }
@@ -109,6 +112,23 @@ window.goSend = async (total, payload) => {
   }
   await Promise.all(inflight);
   return true;
+};
+// goFetch downloads total bytes from the Go peer's source in calls of up
+// to 8 MiB of payload-sized binaries, 4 in flight, and returns the bytes
+// that arrived.
+window.goFetch = async (total, payload) => {
+  const per = Math.max(1, Math.floor((8 << 20) / payload));
+  const inflight = [];
+  let got = 0;
+  const count = (bins) => { for (const b of bins) got += b.byteLength; };
+  for (let asked = 0; asked < total; ) {
+    const n = Math.min(per, Math.ceil((total - asked) / payload));
+    inflight.push(pair.remote.source(n, payload).then(count));
+    asked += n * payload;
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  return got;
 };
 window.benchReady = true;
 </script>
@@ -368,6 +388,53 @@ func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
 			// Every call was answered, so the Go side has counted it all.
 			if got := received.Load() - start; got < total {
 				return fmt.Errorf("go peer received %d of %d bytes", got, total)
+			}
+			return nil
+		},
+		close: func() error {
+			var err error
+			once.Do(func() { err = cleanup() })
+			return err
+		},
+	}, nil
+}
+
+// setupGoToChromium connects a tab to a Go peer whose source method
+// returns payload-sized binaries (one shared buffer, sent without
+// copying); Move has the tab download total bytes.
+func setupGoToChromium(ctx context.Context, payload int) (Mover, error) {
+	r, err := newBrowserRig()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, payload)
+	reg := rpc.NewRegistry()
+	if err := reg.Register("source", func(n, size int) ([][]byte, error) {
+		if n < 1 || n > 1<<16 || size != len(buf) {
+			return nil, fmt.Errorf("source(%d, %d): want 1..65536 binaries of %d bytes", n, size, len(buf))
+		}
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = buf
+		}
+		return out, nil
+	}); err != nil {
+		_ = r.close()
+		return nil, err
+	}
+	tab, _, cleanup, err := connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}}, "goConnect")
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return funcMover{
+		move: func(ctx context.Context, total int64) error {
+			var got int64
+			if err := eval(ctx, tab, fmt.Sprintf("return await goFetch(%d, %d)", total, payload), &got); err != nil {
+				return err
+			}
+			if got < total {
+				return fmt.Errorf("the tab received %d of %d bytes", got, total)
 			}
 			return nil
 		},
