@@ -125,6 +125,12 @@
 //     bounded by the high watermark plus one message.
 //   - SCTP RTO max: Pion's default kept; a 100 ms cap was not faster here
 //     and risks spurious retransmissions on paths with longer round trips.
+//     Where datagrams are lost it does help: downloads to Chromium, whose
+//     UDP socket (128 KiB receive buffer) overflows under Pion's unpaced
+//     windows, stall for Pion's 1 s minimum RTO after a tail loss; a 100
+//     or 300 ms cap removed those stalls (slowest of 5 runs 25-31 MB/s
+//     against 16-20) without moving the median (docs/BENCHMARKS.md). A
+//     program that knows its paths are short can set SCTPRTOMax.
 //   - SCTP receive buffer: Pion's 1 MiB kept; 4 MiB was not consistently
 //     better, and the message-size cap is derived from it.
 //   - SCTP congestion window (SCTPMinCwnd, SCTPCwndCAStep,
