@@ -3,12 +3,10 @@ package peer
 import (
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestGCPercentFor(t *testing.T) {
@@ -32,25 +30,19 @@ func TestGCPercentFor(t *testing.T) {
 	}
 }
 
-func gogc(t *testing.T) int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	require.Equal(t, metrics.KindUint64, s[0].Value.Kind())
-
-	return int(s[0].Value.Uint64()) //nolint:gosec // a percentage
-}
-
 // TestTuneGC runs the tuner over a few collections: after each it sets
 // GOGC from the live heap; stop restores the GOGC from before, and a
-// second TuneGC replaces the first.
+// second TuneGC replaces the first. The hook reads GOGC under the tuner's
+// lock, so collections started by other goroutines cannot come between.
 func TestTuneGC(t *testing.T) {
 	old := debug.SetGCPercent(150)
 	defer debug.SetGCPercent(old)
-	tuned := make(chan int, 16)
+	type tuning struct{ pct, gogc int }
+	tuned := make(chan tuning, 16)
 	gcMu.Lock()
 	gcOnTune = func(pct int) {
 		select {
-		case tuned <- pct:
+		case tuned <- tuning{pct, currentGCPercent()}:
 		default:
 		}
 	}
@@ -60,36 +52,44 @@ func TestTuneGC(t *testing.T) {
 		gcOnTune = nil
 		gcMu.Unlock()
 	}()
-	next := func() int {
+	next := func() tuning {
+		for {
+			select {
+			case <-tuned: // from an earlier collection
+				continue
+			default:
+			}
+			break
+		}
 		runtime.GC()
 		select {
-		case pct := <-tuned:
-			return pct
+		case tn := <-tuned:
+			return tn
 		case <-time.After(10 * time.Second):
 			t.Fatal("the tuner did not run after a collection")
-			return 0
+			return tuning{}
 		}
 	}
 
 	stop := TuneGC(1 << 30)
 	for range 3 {
-		pct := next()
-		assert.Greater(t, pct, 150, "a small live heap under a 1 GiB budget")
-		assert.Equal(t, pct, gogc(t), "GOGC as set")
+		tn := next()
+		assert.Greater(t, tn.pct, 150, "a small live heap under a 1 GiB budget")
+		assert.Equal(t, tn.pct, tn.gogc, "GOGC as set")
 	}
 	stop()
-	assert.Equal(t, 150, gogc(t), "stop restores GOGC")
+	assert.Equal(t, 150, currentGCPercent(), "stop restores GOGC")
 	stop() // idempotent
-	assert.Equal(t, 150, gogc(t))
+	assert.Equal(t, 150, currentGCPercent())
 
 	stop1 := TuneGC(1 << 30)
 	stop2 := TuneGC(2 << 20) // a budget below the minimum heap: 100
 	for range 2 {
-		assert.Equal(t, 100, next(), "the second tuner alone runs")
+		assert.Equal(t, tuning{100, 100}, next(), "the second tuner alone runs")
 	}
 	stop1() // already replaced: no effect
-	assert.Equal(t, 100, gogc(t))
+	assert.Equal(t, 100, currentGCPercent())
 	stop2()
-	assert.Equal(t, 150, gogc(t), "restored to what the second found")
+	assert.Equal(t, 150, currentGCPercent(), "restored to what the second found")
 	runtime.GC() // the stopped tuners' finalizers return without re-arming
 }
