@@ -51,11 +51,17 @@ func main() {
 	flag.IntVar(&c.Chunk, "chunk", 255<<10, "bytes per rpc call")
 	flag.IntVar(&c.Window, "window", 8, "rpc calls in flight")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this long")
+	budget := flag.Int("gc-budget", peer.DefaultGCBudget>>20, "MiB the heap may reach before the garbage collector runs, as peerd does (peer.TuneGC); 0: Go's default")
 	flag.Parse()
 	c.Size = *size << 20
 	if c.Size <= 0 || c.Chunk <= 0 || c.Window <= 0 {
 		fmt.Fprintln(os.Stderr, "throughput: -size, -chunk and -window must be positive")
 		os.Exit(2)
+	}
+	if *budget > 0 {
+		// For the life of the process; both modes run under it, so their
+		// ratio stays a fair comparison.
+		peer.TuneGC(*budget << 20)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
