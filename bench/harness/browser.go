@@ -243,16 +243,11 @@ func setupChromiumRaw(ctx context.Context, payload int) (Mover, error) {
 	if err := eval(ctx, tx, fmt.Sprintf("return await rawConnect(%q)", room), nil); err != nil {
 		return fail(fmt.Errorf("connect: %w", err))
 	}
-	var once sync.Once
 	return funcMover{
 		move: func(ctx context.Context, total int64) error {
 			return eval(ctx, tx, fmt.Sprintf("return await rawSend(%d, %d)", total, payload), nil)
 		},
-		close: func() error {
-			var err error
-			once.Do(func() { err = r.close() })
-			return err
-		},
+		close: sync.OnceValue(r.close),
 	}, nil
 }
 
@@ -309,6 +304,17 @@ func connectGoPeer(ctx context.Context, r *browserRig, o peer.Options, connectFn
 	return tab, conn, cleanup, nil
 }
 
+// connectGoRPC starts a browser rig and connects a tab (the page's
+// goConnect) to a Go peer with peerd's default options serving reg.
+func connectGoRPC(ctx context.Context, reg *rpc.Registry) (tab context.Context, cleanup func() error, err error) {
+	r, err := newBrowserRig()
+	if err != nil {
+		return nil, nil, err
+	}
+	tab, _, cleanup, err = connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}}, "goConnect")
+	return tab, cleanup, err
+}
+
 // setupChromiumToGoRaw connects a tab to a Go peer's raw data channel
 // (peerd's tuned options, no binchannel or rpc); Move writes as the
 // Chromium-to-Chromium case does and the Go side answers once it has every
@@ -323,7 +329,6 @@ func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
 		return nil, err
 	}
 	tr := conn.Transport()
-	var once sync.Once
 	return funcMover{
 		move: func(ctx context.Context, total int64) error {
 			errc := make(chan error, 1)
@@ -346,21 +351,13 @@ func setupChromiumToGoRaw(ctx context.Context, payload int) (Mover, error) {
 			}
 			return <-errc
 		},
-		close: func() error {
-			var err error
-			once.Do(func() { err = cleanup() })
-			return err
-		},
+		close: sync.OnceValue(cleanup),
 	}, nil
 }
 
 // setupChromiumToGo connects a tab to a Go peer; Move uploads with rpc
 // calls whose binaries the Go side counts.
 func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
-	r, err := newBrowserRig()
-	if err != nil {
-		return nil, err
-	}
 	var received atomic.Int64
 	reg := rpc.NewRegistry()
 	if err := reg.Register("sink", func(bins []binchannel.Binary) int64 {
@@ -371,14 +368,12 @@ func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
 		received.Add(n)
 		return n
 	}); err != nil {
-		_ = r.close()
 		return nil, err
 	}
-	tab, _, cleanup, err := connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}}, "goConnect")
+	tab, cleanup, err := connectGoRPC(ctx, reg)
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
 	return funcMover{
 		move: func(ctx context.Context, total int64) error {
 			start := received.Load()
@@ -391,11 +386,7 @@ func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
 			}
 			return nil
 		},
-		close: func() error {
-			var err error
-			once.Do(func() { err = cleanup() })
-			return err
-		},
+		close: sync.OnceValue(cleanup),
 	}, nil
 }
 
@@ -403,10 +394,6 @@ func setupChromiumToGo(ctx context.Context, payload int) (Mover, error) {
 // returns payload-sized binaries (one shared buffer, sent without
 // copying); Move has the tab download total bytes.
 func setupGoToChromium(ctx context.Context, payload int) (Mover, error) {
-	r, err := newBrowserRig()
-	if err != nil {
-		return nil, err
-	}
 	buf := make([]byte, payload)
 	reg := rpc.NewRegistry()
 	if err := reg.Register("source", func(n, size int) ([][]byte, error) {
@@ -419,14 +406,12 @@ func setupGoToChromium(ctx context.Context, payload int) (Mover, error) {
 		}
 		return out, nil
 	}); err != nil {
-		_ = r.close()
 		return nil, err
 	}
-	tab, _, cleanup, err := connectGoPeer(ctx, r, peer.Options{Network: peer.NetworkLoopback, RPC: rpc.Options{Registry: reg}}, "goConnect")
+	tab, cleanup, err := connectGoRPC(ctx, reg)
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
 	return funcMover{
 		move: func(ctx context.Context, total int64) error {
 			var got int64
@@ -438,10 +423,6 @@ func setupGoToChromium(ctx context.Context, payload int) (Mover, error) {
 			}
 			return nil
 		},
-		close: func() error {
-			var err error
-			once.Do(func() { err = cleanup() })
-			return err
-		},
+		close: sync.OnceValue(cleanup),
 	}, nil
 }

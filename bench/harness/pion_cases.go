@@ -106,12 +106,7 @@ func pionRawMover(ctx context.Context, o peer.Options, payload int) (Mover, erro
 		}
 		return len(m[0]), nil
 	}
-	var once sync.Once
-	stop := func() error {
-		var err error
-		once.Do(func() { err = closePion(a, b) })
-		return err
-	}
+	stop := sync.OnceValue(func() error { return closePion(a, b) })
 	return newSinkMover(send, recv, stop), nil
 }
 
