@@ -229,13 +229,11 @@ func runTwoProc(exe string, cfg twoProcConfig) (time.Duration, time.Duration, er
 	if cfg.MsgCap > 0 && cfg.MsgCap < len(msg) {
 		msg = msg[:cfg.MsgCap]
 	}
-	if dir := os.Getenv("PEERD_TWOPROC_PROFILES"); dir != "" {
-		stop, err := profileTo(filepath.Join(dir, fmt.Sprintf("send-%s-%d.pprof", cfg.Name, cfg.MsgSz>>10)))
-		if err != nil {
-			return 0, 0, err
-		}
-		defer stop()
+	stopProfile, err := profileSide("send", cfg)
+	if err != nil {
+		return 0, 0, err
 	}
+	defer stopProfile()
 	c0, t0 := cpuTime(), time.Now()
 	if err := sendRaw(ctx, c, msg, cfg.Total); err != nil {
 		return 0, 0, err
@@ -304,13 +302,11 @@ func runChild(js string) error {
 	if err != nil {
 		return err
 	}
-	if dir := os.Getenv("PEERD_TWOPROC_PROFILES"); dir != "" {
-		stop, err := profileTo(filepath.Join(dir, fmt.Sprintf("recv-%s-%d.pprof", cfg.Name, cfg.MsgSz>>10)))
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopProfile, err := profileSide("recv", cfg)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	c0 := cpuTime()
 	if err := recvRaw(ctx, c, cfg.Total-len(first[0])); err != nil {
 		return err
@@ -322,9 +318,15 @@ func runChild(js string) error {
 	return err
 }
 
-// profileTo writes a CPU profile to path until the returned stop is called.
-func profileTo(path string) (func(), error) {
-	f, err := os.Create(path)
+// profileSide writes a CPU profile of this side ("send" or "recv") of cfg
+// to $PEERD_TWOPROC_PROFILES/<side>-<name>-<KiB>.pprof until the returned
+// stop is called; without the variable it does nothing.
+func profileSide(side string, cfg twoProcConfig) (stop func(), err error) {
+	dir := os.Getenv("PEERD_TWOPROC_PROFILES")
+	if dir == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.pprof", side, cfg.Name, cfg.MsgSz>>10)))
 	if err != nil {
 		return nil, err
 	}
