@@ -134,7 +134,8 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 		fmt.Fprintf(cfg.Progress, "publish    error: %v\n", err)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout*time.Duration(max(1, cfg.Reps)+1))
+	reps := max(1, cfg.Reps)
+	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout*time.Duration(reps+1))
 	defer cancel()
 	dir, err := os.MkdirTemp("", "peerd-bench-publish-*")
 	if err != nil {
@@ -174,7 +175,6 @@ func runPublishSuite(ctx context.Context, cfg Config, rep *Report) error {
 		rawRates = append(rawRates, r)
 	}
 	measureRaw(0)
-	reps := max(1, cfg.Reps)
 	var rates, ratios, senderPeaks, receiverPeaks []float64
 	for i := range reps {
 		run, err := publishOnce(ctx, bin, src, filepath.Join(dir, fmt.Sprintf("data-%d", i)))

@@ -192,7 +192,7 @@ commands:
 		}
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun 'peerd COMMAND --help' for a command's flags; 'peerd --help' lists the daemon's.\n"+
-		"The garbage collector lets the heap grow to 24 MiB before collecting (fewer collections\n"+
-		"during transfers); setting GOGC in the environment restores the Go runtime's own policy.\n")
+	fmt.Fprintf(w, "\nRun 'peerd COMMAND --help' for a command's flags; 'peerd --help' lists the daemon's.\n"+
+		"The garbage collector lets the heap grow to %d MiB before collecting (fewer collections\n"+
+		"during transfers); setting GOGC in the environment restores the Go runtime's own policy.\n", gcBudget>>20)
 }
